@@ -70,7 +70,9 @@ task_03 = _brief_task(3, 0.1)
 task_04 = _brief_task(4, 1.0)
 task_05 = _brief_task(5, 10.0)
 
-BUILTIN_TASKS: Mapping[str, Task] = {t.name: t for t in (task_01, task_02, task_03, task_04, task_05)}
+BUILTIN_TASKS: Mapping[str, Task] = {
+    t.name: t for t in (task_01, task_02, task_03, task_04, task_05)
+}
 
 
 class TaskRegistry:
@@ -118,7 +120,9 @@ class TaskRegistry:
                 log.error("entry point %s = %s is not a tierq Task; skipped", ep.name, ep.value)
                 continue
             if obj.name != ep.name:
-                log.warning("entry point %s names task %r; registered as %r", ep.name, obj.name, ep.name)
+                log.warning(
+                    "entry point %s names task %r; registered as %r", ep.name, obj.name, ep.name
+                )
                 obj = Task(ep.name, obj.seconds_per_record, obj.handle, obj.description)
             registry.register(obj)
         return registry

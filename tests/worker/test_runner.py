@@ -1,0 +1,208 @@
+"""The runner, in process, on SQLite and PostgreSQL: exactly once, pacing, progress, errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from tierq.api import contract
+from tierq.worker.db import UserRecords
+from tierq.worker.runner import (
+    Outcome,
+    ProgressUpdate,
+    TieredJobStatusSink,
+    run_job,
+    write_termination_log,
+)
+from tierq.worker.tasks import BUILTIN_TASKS, Task
+from worker.helpers import seed_site
+
+
+@pytest.mark.parametrize("job_type", sorted(BUILTIN_TASKS))
+def test_each_task_processes_every_active_record_exactly_once(
+    engine: Engine, job_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    site_id = seed_site(engine, 2_345, inactive_every=10)
+    seed_site(engine, 300, name="Other")  # another site's records must not be touched
+    with Session(engine) as s:
+        expected = sorted(
+            s.scalars(
+                select(UserRecords.name).where(
+                    UserRecords.site_id == site_id, UserRecords.is_active.is_(True)
+                )
+            )
+        )
+    assert len(expected) == 2_345 - 234
+
+    caplog.set_level(logging.INFO, logger="tierq.task")
+    summary = run_job(engine, BUILTIN_TASKS[job_type], site_id, time_scale=0, page_size=500)
+
+    number = job_type.removeprefix("task_")
+    prefix, suffix = f"Task {number}: ", " processed"
+    processed = [
+        r.getMessage()[len(prefix) : -len(suffix)]
+        for r in caplog.records
+        if r.name == "tierq.task"
+    ]
+    assert all(
+        r.getMessage().startswith(prefix) for r in caplog.records if r.name == "tierq.task"
+    )
+    assert sorted(processed) == expected  # every active record, once, and no other
+    assert summary.result is Outcome.SUCCEEDED
+    assert summary.records == summary.records_total == len(expected)
+
+
+def _recording_task(seen: list[int], seconds: float = 0.0) -> Task:
+    return Task("recording", seconds, lambda record: seen.append(record.id))
+
+
+def test_pages_follow_ids_and_skip_nothing(engine: Engine) -> None:
+    site_id = seed_site(engine, 1_001)
+    seen: list[int] = []
+    summary = run_job(engine, _recording_task(seen), site_id, time_scale=0, page_size=100)
+    assert summary.records == 1_001
+    assert seen == sorted(set(seen)) and len(seen) == 1_001
+
+
+def test_time_scale_is_honoured(engine: Engine) -> None:
+    site_id = seed_site(engine, 40)
+    task = BUILTIN_TASKS["task_03"]  # 0.1 s per record
+    start = time.monotonic()
+    summary = run_job(engine, task, site_id, time_scale=0.05)  # 40 x 0.1 x 0.05 = 0.2 s
+    elapsed = time.monotonic() - start
+    assert summary.result is Outcome.SUCCEEDED
+    assert 0.19 <= elapsed < 0.6, elapsed
+
+    start = time.monotonic()
+    run_job(engine, task, site_id, time_scale=0)
+    assert time.monotonic() - start < 0.19
+
+
+def test_stop_event_interrupts_a_wait_and_keeps_partial_progress(engine: Engine) -> None:
+    site_id = seed_site(engine, 100)
+    stop = threading.Event()
+    timer = threading.Timer(0.25, stop.set)
+    timer.start()
+    seen: list[int] = []
+    summary = run_job(engine, _recording_task(seen, 0.1), site_id, stop=stop, time_scale=1)
+    timer.join()
+    assert summary.result is Outcome.INTERRUPTED
+    assert summary.exit_code == contract.EXIT_INTERRUPTED
+    assert 1 <= summary.records == len(seen) <= 3
+    assert summary.records_total == 100
+
+
+def test_site_not_found(engine: Engine) -> None:
+    seed_site(engine, 5)
+    summary = run_job(engine, BUILTIN_TASKS["task_01"], 424242, time_scale=0)
+    assert summary.result is Outcome.SITE_NOT_FOUND
+    assert summary.exit_code == contract.EXIT_SITE_NOT_FOUND
+
+
+def test_a_failing_task_reports_the_record(engine: Engine) -> None:
+    site_id = seed_site(engine, 10)
+    calls: list[int] = []
+
+    def handle(record: UserRecords) -> None:
+        calls.append(record.id)
+        if len(calls) == 4:
+            raise RuntimeError("boom")
+
+    summary = run_job(engine, Task("boom", 0, handle), site_id, time_scale=0)
+    assert summary.result is Outcome.TASK_ERROR
+    assert summary.exit_code == contract.EXIT_TASK_ERROR
+    assert summary.records == 3
+    assert "boom" in summary.message and str(calls[-1]) in summary.message
+
+
+def test_inactive_records_are_skipped_and_not_counted(engine: Engine) -> None:
+    site_id = seed_site(engine, 50)
+    with Session(engine) as s:
+        s.execute(update(UserRecords).where(UserRecords.id % 2 == 0).values(is_active=False))
+        s.commit()
+    seen: list[int] = []
+    summary = run_job(engine, _recording_task(seen), site_id, time_scale=0)
+    assert summary.records == summary.records_total == 25
+    assert all(i % 2 == 1 for i in seen)
+
+
+def test_progress_is_throttled_and_final(engine: Engine) -> None:
+    site_id = seed_site(engine, 30)
+    updates: list[ProgressUpdate] = []
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # every call advances a second
+        return now[0]
+
+    run_job(engine, _recording_task([]), site_id, time_scale=0, progress_sinks=[updates.append],
+            progress_interval=10.0, clock=clock)
+    assert updates[-1].final and updates[-1].records_done == 30
+    intermediate = [u for u in updates if not u.final]
+    assert 1 <= len(intermediate) <= 4  # ~30 clock seconds / 10-second interval
+    assert all(u.records_total == 30 for u in updates)
+
+
+def test_a_failing_progress_sink_never_fails_the_job(engine: Engine) -> None:
+    site_id = seed_site(engine, 5)
+
+    def broken(_update: ProgressUpdate) -> None:
+        raise RuntimeError("no API server")
+
+    summary = run_job(engine, _recording_task([]), site_id, time_scale=0, progress_sinks=[broken],
+                      progress_interval=0)
+    assert summary.result is Outcome.SUCCEEDED
+
+
+class FakeCustomObjectsApi:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.kwargs: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def patch_namespaced_custom_object_status(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(args)
+        self.kwargs.append(kwargs)
+        if self.fail:
+            raise RuntimeError("forbidden")
+
+
+def test_tieredjob_status_sink_sends_a_merge_patch() -> None:
+    api = FakeCustomObjectsApi()
+    sink = TieredJobStatusSink(api, "job-1", "tenants")
+    sink(ProgressUpdate(records_done=5, records_total=9, elapsed=1.0))
+    group, version, namespace, plural, name, body = api.calls[0]
+    assert (group, version, namespace, plural, name) == (
+        "tierq.dev", "v1alpha1", "tenants", "tieredjobs", "job-1"
+    )
+    progress = body["status"]["progress"]
+    assert progress["recordsDone"] == 5 and progress["recordsTotal"] == 9
+    assert progress["updatedAt"].endswith("Z")
+    assert api.kwargs[0]["_content_type"] == "application/merge-patch+json"
+
+    TieredJobStatusSink(FakeCustomObjectsApi(fail=True), "j", "n")(
+        ProgressUpdate(1, 2, 1.0)
+    )  # logged, not raised
+
+
+def test_termination_log_is_a_small_json_document(tmp_path: Any) -> None:
+    from tierq.worker.runner import RunSummary
+
+    path = tmp_path / "termination-log"
+    summary = RunSummary("task_01", 7, Outcome.TASK_ERROR, records=3, records_total=10,
+                         seconds=1.23456, message="x" * 10_000)
+    assert write_termination_log(summary, path)
+    data = path.read_bytes()
+    assert len(data) <= 4096
+    import json
+
+    doc = json.loads(data)
+    assert doc["records"] == 3 and doc["recordsTotal"] == 10 and doc["result"] == "TaskError"
+    assert doc["seconds"] == 1.235 and doc["exitCode"] == contract.EXIT_TASK_ERROR
+    assert not write_termination_log(summary, tmp_path / "missing-dir" / "log")
