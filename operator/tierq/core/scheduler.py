@@ -206,6 +206,11 @@ class Scheduler:
         for job in self.jobs.values():
             if job.state is JobState.RUNNING:
                 self._count_running(job, +1)
+            else:
+                job.state = JobState.PENDING  # the new lanes' queues are empty: re-place it
+        for job in self.jobs.values():
+            if job.state is JobState.PENDING and job.customer not in self.customers:
+                job.reason = Reason.CUSTOMER_UNKNOWN
         changes = [self._retier(c, now, force=True) for c in self.customers.values()]
         return [c for c in changes if c.old != c.new or c.moved_jobs]
 
@@ -378,16 +383,18 @@ class Scheduler:
             self._push_head(lane, job.customer)
 
     def _dequeue(self, job: Job) -> None:
-        """Take a queued job out of its lane (lazily: its heap entry is skipped later)."""
-        if job.lane is None or job.suspended:
+        """Take a queued job out of its lane (lazily: its heap entry is skipped later).
+
+        Call it before changing the flags that decide whether the job sits in a heap."""
+        in_heap = job.state is JobState.QUEUED and not job.suspended and job.lane is not None
+        job.state = JobState.PENDING  # marks the heap entry stale
+        if not in_heap:
             return
+        assert job.lane is not None
         lane = self._lanes[job.lane]
-        queue = lane.queues.get(job.customer)
-        if queue is None:
-            return
+        queue = lane.queues[job.customer]
         lane.queued -= 1
         was_head = queue[0][2] is job
-        job.state = JobState.PENDING  # marks the heap entry stale
         self._clean_top(lane, job.customer)
         if was_head and job.customer not in lane.capped:
             self._push_head(lane, job.customer)

@@ -36,7 +36,10 @@ def classify_customer(policy: CompiledPolicy, volume: int, pin: str | None,
     if current is None or current == by_band or current not in policy.tier_names:
         return TierDecision(by_band, "Volume")
     low, high = policy.tier_band(current)
-    margin = policy.spec.retier.hysteresis_percent / 100
-    if low * (1 - margin) <= volume < high * (1 + margin):
+    percent = policy.spec.retier.hysteresis_percent
+    # Integer arithmetic: 10 % past 100 is exactly 110, not 110.00000000000001.
+    above_floor = volume * 100 >= low * (100 - percent)
+    below_ceiling = high == float("inf") or volume * 100 < high * (100 + percent)
+    if above_floor and below_ceiling:
         return TierDecision(current, "Volume")
     return TierDecision(by_band, "Volume")
