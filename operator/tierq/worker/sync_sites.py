@@ -11,8 +11,9 @@ Three steps, the middle one pure:
 `sync_sites(...)` runs the three. The sync owns `spec.siteId`, `spec.displayName`,
 `spec.recordVolume` and the label `tierq.dev/site-id`; it never touches anything else -
 in particular not `spec.tier`, a user's pin. An existing CustomerTier is matched to its site
-by that label first (so a user may name it `acme` instead of `site-42`), then by the default
-name. Nothing is written when nothing changed.
+by `spec.siteId` (else the label), so a user may create it as `acme` instead of `site-42`;
+the sync then adopts it (adds the label). Nothing is written when nothing changed; `prune`
+deletes only labelled objects, so hand-made CustomerTiers without the label are safe.
 """
 
 from __future__ import annotations
@@ -127,9 +128,8 @@ def plan_sync(
     by_name: dict[str, Mapping[str, Any]] = {}
     by_site: dict[int, list[Mapping[str, Any]]] = {}
     for obj in existing:
-        meta = obj.get("metadata") or {}
-        by_name[meta.get("name", "")] = obj
-        site_id = _label_site_id(obj)
+        by_name[_name(obj)] = obj
+        site_id = _site_id_of(obj)
         if site_id is not None:
             by_site.setdefault(site_id, []).append(obj)
 
@@ -137,22 +137,17 @@ def plan_sync(
     for site in sites:
         wanted_ids.add(site.site_id)
         default_name = customer_tier_name(site.site_id, name_template)
-        labelled = sorted(by_site.get(site.site_id, []), key=lambda o: o["metadata"]["name"])
-        current = _pick(labelled, default_name)
+        matches = sorted(by_site.get(site.site_id, []), key=_name)
+        current = _pick(matches, default_name)
+        if len(matches) > 1:
+            log.warning("several CustomerTiers are for site %s: %s; syncing %s", site.site_id,
+                        [_name(o) for o in matches], _name(current or {}))
         if current is None and default_name in by_name:
-            namesake = by_name[default_name]
-            if _label_site_id(namesake) is None:
-                current = namesake  # created by hand without the label: adopt it
-            else:
-                plan.conflicts.append(
-                    f"{default_name} exists but is labelled for site {_label_site_id(namesake)};"
-                    f" site {site.site_id} is not synced"
-                )
-                continue
-        if len(labelled) > 1:
-            log.warning("several CustomerTiers carry %s=%s: %s; syncing %s", LABEL_SITE_ID,
-                        site.site_id, [o["metadata"]["name"] for o in labelled],
-                        (current or {}).get("metadata", {}).get("name"))
+            plan.conflicts.append(
+                f"{default_name} exists but is for site {_site_id_of(by_name[default_name])};"
+                f" site {site.site_id} is not synced"
+            )
+            continue
         spec = desired_spec(site)
         label_value = str(site.site_id)
         if current is None:
@@ -167,32 +162,45 @@ def plan_sync(
                 "spec": spec,
             }))
             continue
-        name = current["metadata"]["name"]
         current_spec = current.get("spec") or {}
         diff = {k: (current_spec.get(k), v) for k, v in spec.items() if current_spec.get(k) != v}
         patch: dict[str, Any] = {}
         if diff:
             patch["spec"] = {k: new for k, (_, new) in diff.items()}
-        current_label = ((current.get("metadata") or {}).get("labels") or {}).get(LABEL_SITE_ID)
+        current_label = _labels(current).get(LABEL_SITE_ID)
         if current_label != label_value:
             patch["metadata"] = {"labels": {LABEL_SITE_ID: label_value}}
             diff = {**diff, f"label {LABEL_SITE_ID}": (current_label, label_value)}
         if patch:
-            plan.updates.append(Change("update", name, site.site_id, body=patch, diff=diff))
+            plan.updates.append(Change("update", _name(current), site.site_id, body=patch,
+                                       diff=diff))
         else:
-            plan.unchanged.append(name)
+            plan.unchanged.append(_name(current))
 
-    if prune:
+    if prune:  # only objects the sync manages (labelled) whose site is gone
         for site_id, objs in sorted(by_site.items()):
-            if site_id not in wanted_ids:
-                for obj in objs:
-                    plan.deletes.append(Change("delete", obj["metadata"]["name"], site_id))
+            if site_id in wanted_ids:
+                continue
+            for obj in objs:
+                if LABEL_SITE_ID in _labels(obj):
+                    plan.deletes.append(Change("delete", _name(obj), site_id))
     return plan
 
 
-def _label_site_id(obj: Mapping[str, Any]) -> int | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    value = labels.get(LABEL_SITE_ID)
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _site_id_of(obj: Mapping[str, Any]) -> int | None:
+    """The site an object is for: spec.siteId (immutable, the truth), else the label."""
+    spec_id = (obj.get("spec") or {}).get("siteId")
+    if isinstance(spec_id, int) and not isinstance(spec_id, bool):
+        return spec_id
+    value = _labels(obj).get(LABEL_SITE_ID)
     try:
         return int(value) if value is not None else None
     except ValueError:
@@ -201,7 +209,7 @@ def _label_site_id(obj: Mapping[str, Any]) -> int | None:
 
 def _pick(objs: Sequence[Mapping[str, Any]], preferred: str) -> Mapping[str, Any] | None:
     for obj in objs:
-        if obj["metadata"]["name"] == preferred:
+        if _name(obj) == preferred:
             return obj
     return objs[0] if objs else None
 
