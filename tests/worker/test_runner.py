@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from tierq.api import contract
-from tierq.worker.db import UserRecords
+from tierq.worker.db import UserRecord, UserRecords
 from tierq.worker.runner import (
     Outcome,
     ProgressUpdate,
@@ -109,7 +109,7 @@ def test_a_failing_task_reports_the_record(engine: Engine) -> None:
     site_id = seed_site(engine, 10)
     calls: list[int] = []
 
-    def handle(record: UserRecords) -> None:
+    def handle(record: UserRecord) -> None:
         calls.append(record.id)
         if len(calls) == 4:
             raise RuntimeError("boom")

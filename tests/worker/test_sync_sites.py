@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, delete, event, update
 from sqlalchemy.orm import Session
 
 from tierq.worker.db import Site, UserRecords
@@ -222,15 +222,14 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 def _apply_customertier_crd(kubeconfig: str) -> None:
     import yaml
     from kubernetes import client, config
-    from kubernetes.client.rest import ApiException
 
     [path] = sorted(CRD_DIR.glob("*customertiers*.yaml"))
     crd = yaml.safe_load(path.read_text())
-    api_client = config.new_client_from_config(config_file=kubeconfig)
-    ext = client.ApiextensionsV1Api(api_client)
+    api_client: Any = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    ext: Any = client.ApiextensionsV1Api(api_client)
     try:
         ext.create_custom_resource_definition(crd)
-    except ApiException as exc:
+    except client.ApiException as exc:
         if exc.status != 409:
             raise
     deadline = time.monotonic() + 30
@@ -260,7 +259,9 @@ def test_sync_sites_against_a_real_api_server(
     _apply_customertier_crd(kubeconfig)
     engine = make_engine(sqlite_url)
     ids = seed(engine, [SiteSpec("Acme", 12), SiteSpec("Zed", 3)]).site_ids
-    api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig))
+    api: Any = client.CustomObjectsApi(
+        config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    )
 
     first = sync_sites(namespace=namespace, engine=engine, kubeconfig=kubeconfig, prune=True)
     assert first.ok, first.errors
@@ -282,7 +283,7 @@ def test_sync_sites_against_a_real_api_server(
     with Session(engine) as s:
         s.execute(update(UserRecords).where(UserRecords.site_id == ids[0], UserRecords.id % 2 == 0)
                   .values(is_active=False))
-        s.execute(Site.__table__.delete().where(Site.id == ids[1]))
+        s.execute(delete(Site).where(Site.id == ids[1]))
         s.commit()
     third = sync_sites(namespace=namespace, engine=engine, kubeconfig=kubeconfig, prune=True)
     assert third.ok, third.errors

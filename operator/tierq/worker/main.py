@@ -21,22 +21,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from tierq.api import contract
 from tierq.worker import logs
-from tierq.worker.db import create_schema, database_url, make_engine
-from tierq.worker.runner import (
-    Outcome,
-    ProgressSink,
-    RunSummary,
-    TieredJobStatusSink,
-    log_progress,
-    run_job,
-    write_termination_log,
-)
-from tierq.worker.tasks import TaskRegistry, UnknownJobType
+
+if TYPE_CHECKING:  # the heavy imports wait until a command needs them (fast usage errors)
+    from tierq.worker.runner import RunSummary
 
 log = logging.getLogger("tierq.worker")
 
@@ -93,16 +84,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()
     command: str = args.command
     if command == "run":
+        from tierq.worker.db import database_url
+
         return cmd_run(args.job_type, args.site_id, database_url(args.database_url))
     if command == "seed":
         return cmd_seed(args)
     if command == "sync-sites":
         return cmd_sync_sites(args)
     if command == "init-db":
+        from tierq.worker.db import create_schema, database_url, make_engine
+
         engine = make_engine(database_url(args.database_url))
         create_schema(engine)
         log.info("schema ready", extra={"fields": {"database": _redacted(engine.url)}})
         return 0
+    from tierq.worker.tasks import TaskRegistry
+
     for name in (registry := TaskRegistry.from_entry_points()).names():
         task = registry.get(name)
         print(f"{name}\t{task.seconds_per_record:g} s/record\t{task.description}")
@@ -134,6 +131,8 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 
 def cmd_run(job_type: str, site_id: int, url: str) -> int:
+    from tierq.worker.runner import Outcome, write_termination_log
+
     stop = threading.Event()
     install_stop_handlers(stop)
     termination_log = os.environ.get(contract.ENV_TERMINATION_LOG, contract.DEFAULT_TERMINATION_LOG)
@@ -148,6 +147,19 @@ def cmd_run(job_type: str, site_id: int, url: str) -> int:
 
 
 def _run(job_type: str, site_id: int, url: str, stop: threading.Event) -> RunSummary:
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from tierq.worker.db import make_engine
+    from tierq.worker.runner import (
+        Outcome,
+        ProgressSink,
+        RunSummary,
+        TieredJobStatusSink,
+        log_progress,
+        run_job,
+    )
+    from tierq.worker.tasks import TaskRegistry, UnknownJobType
+
     def failed(outcome: Outcome, message: str) -> RunSummary:
         log.error(message)
         return RunSummary(job_type=job_type, site_id=site_id, result=outcome, message=message)
@@ -183,6 +195,7 @@ def _run(job_type: str, site_id: int, url: str, stop: threading.Event) -> RunSum
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    from tierq.worker.db import database_url, make_engine
     from tierq.worker.seed import plan_sites, seed
 
     engine = make_engine(database_url(args.database_url))
@@ -196,6 +209,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_sites(args: argparse.Namespace) -> int:
+    from tierq.worker.db import database_url
     from tierq.worker.sync_sites import sync_sites
 
     result = sync_sites(

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -33,12 +33,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from tierq.api import contract
-from tierq.worker.db import Site, UserRecords, count_active_records
+from tierq.worker.db import Site, UserRecord, UserRecords, count_active_records
 from tierq.worker.tasks import Task
 
 log = logging.getLogger("tierq.worker")
 
-DEFAULT_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 2000
 PROGRESS_INTERVAL_SECONDS = 5.0
 TERMINATION_MESSAGE_LIMIT = 4096  # bytes; the kubelet truncates beyond this
 
@@ -343,9 +343,9 @@ def _fetch_page(
     retries: int,
     backoff: float,
     stop: threading.Event,
-) -> list[UserRecords]:
+) -> list[UserRecord]:
     stmt = (
-        select(UserRecords)
+        select(UserRecords.__table__)
         .where(UserRecords.site_id == site_id, UserRecords.is_active.is_(True))
         .order_by(UserRecords.id)
         .limit(page_size)
@@ -355,8 +355,8 @@ def _fetch_page(
     attempt = 0
     while True:
         try:
-            with Session(engine) as session:
-                return list(session.scalars(stmt))
+            with engine.connect() as conn:
+                return cast(list[UserRecord], conn.execute(stmt).all())
         except SQLAlchemyError as exc:
             if not is_unreachable(exc) or attempt >= retries:
                 raise _database_stop(exc) from exc

@@ -137,24 +137,72 @@ def _insert_sites(engine: Engine, sites: Sequence[SiteSpec]) -> list[int]:
     return ids
 
 
+class _Columns:
+    """Precomputed cycles of the column values: one f-string per row is all that is left."""
+
+    def __init__(self) -> None:
+        self.names = [f"{_FIRST[k % len(_FIRST)]} {_LAST[k // len(_FIRST)]}"
+                      for k in range(len(_FIRST) * len(_LAST))]
+        self.places = _PLACES
+        self.dobs = [_EPOCH + dt.timedelta(days=d) for d in range(20_000)]
+        self.dob_texts = [d.isoformat() for d in self.dobs]
+
+
+_columns: _Columns | None = None
+
+
+def _cols() -> _Columns:
+    global _columns
+    if _columns is None:
+        _columns = _Columns()
+    return _columns
+
+
 def _rows(site_id: int, spec: SiteSpec) -> Iterator[tuple[object, ...]]:
-    nf, nl, np_ = len(_FIRST), len(_LAST), len(_PLACES)
+    """The records of one site, as tuples in `_COLUMNS` order (dob as ISO text)."""
+    c = _cols()
+    names, places, dobs = c.names, c.places, c.dob_texts
+    nn, np_ = len(names), len(places)
     every = spec.inactive_every
+    pin_base = site_id * 7919
     for i in range(spec.records):
-        country, state, city = _PLACES[i % np_]
+        country, state, city = places[i % np_]
         yield (
             site_id,
-            f"{_FIRST[i % nf]} {_LAST[(i // nf) % nl]} {i}",
+            f"{names[i % nn]} {i}",
             f"user{i}@site{site_id}.example.com",
             f"+1555{i % 10_000_000:07d}",
             f"{i % 9999 + 1} Main Street",
             country,
             state,
             city,
-            f"{(site_id * 7919 + i) % 1_000_000:06d}",
-            _EPOCH + dt.timedelta(days=(i * 37) % 20_000),
+            f"{(pin_base + i) % 1_000_000:06d}",
+            dobs[(i * 37) % 20_000],
             not (every and i % every == every - 1),
         )
+
+
+def _copy_text(site_id: int, spec: SiteSpec, chunk: int) -> Iterator[str]:
+    """The same rows as `_rows`, as COPY text lines (values hold no tab, newline or \\)."""
+    c = _cols()
+    names, dobs = c.names, c.dob_texts
+    places = ["\t".join(p) for p in c.places]
+    nn, np_ = len(names), len(places)
+    every = spec.inactive_every
+    pin_base = site_id * 7919
+    buf: list[str] = []
+    for i in range(spec.records):
+        active = "f" if every and i % every == every - 1 else "t"
+        buf.append(
+            f"{site_id}\t{names[i % nn]} {i}\tuser{i}@site{site_id}.example.com"
+            f"\t+1555{i % 10_000_000:07d}\t{i % 9999 + 1} Main Street\t{places[i % np_]}"
+            f"\t{(pin_base + i) % 1_000_000:06d}\t{dobs[(i * 37) % 20_000]}\t{active}\n"
+        )
+        if len(buf) >= chunk:
+            yield "".join(buf)
+            buf.clear()
+    if buf:
+        yield "".join(buf)
 
 
 _COLUMNS = ("site_id", "name", "email", "phone", "address", "country", "state", "city",
@@ -162,23 +210,13 @@ _COLUMNS = ("site_id", "name", "email", "phone", "address", "country", "state", 
 
 
 def _copy_records(engine: Engine, site_id: int, spec: SiteSpec, chunk: int = 20_000) -> None:
-    """COPY in text format, lines built in Python (our values hold no tab, newline or \\)."""
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:  # type: ignore[attr-defined]
             sql = f"COPY website_userrecords ({', '.join(_COLUMNS)}) FROM STDIN"
             with cur.copy(sql) as copy:
-                buf: list[str] = []
-                for row in _rows(site_id, spec):
-                    buf.append(
-                        f"{row[0]}\t{row[1]}\t{row[2]}\t{row[3]}\t{row[4]}\t{row[5]}\t{row[6]}"
-                        f"\t{row[7]}\t{row[8]}\t{row[9]}\t{'t' if row[10] else 'f'}\n"
-                    )
-                    if len(buf) >= chunk:
-                        copy.write("".join(buf))
-                        buf.clear()
-                if buf:
-                    copy.write("".join(buf))
+                for block in _copy_text(site_id, spec, chunk):
+                    copy.write(block)
         raw.commit()
     finally:
         raw.close()
@@ -192,7 +230,7 @@ def _insert_records(engine: Engine, site_id: int, spec: SiteSpec, chunk: int = 5
         cur = raw.cursor()
         batch: list[tuple[object, ...]] = []
         for row in _rows(site_id, spec):
-            batch.append((*row[:9], row[9].isoformat(), int(bool(row[10]))))  # type: ignore[attr-defined]
+            batch.append((*row[:10], int(bool(row[10]))))
             if len(batch) >= chunk:
                 cur.executemany(sql, batch)
                 batch.clear()

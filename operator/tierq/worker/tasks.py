@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tierq.worker.db import UserRecords
+from tierq.worker.db import UserRecord
 
 ENTRY_POINT_GROUP = "tierq.tasks"
 
@@ -35,7 +35,7 @@ class Task:
 
     name: str
     seconds_per_record: float  # simulated work, waited by the runner (x TIERQ_TIME_SCALE)
-    handle: Callable[[UserRecords], None]
+    handle: Callable[[UserRecord], None]
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -53,7 +53,7 @@ class UnknownJobType(LookupError):
 def _brief_task(number: int, seconds_per_record: float) -> Task:
     message = f"Task {number:02d}: %s processed"
 
-    def handle(record: UserRecords) -> None:
+    def handle(record: UserRecord) -> None:
         record_log.info(message, record.name)
 
     return Task(
