@@ -87,6 +87,15 @@ def _int(desc: str, minimum: int | None = 0, **kw: Any) -> Schema:
     return out
 
 
+def _number(desc: str, positive: bool = False) -> Schema:
+    """A number; also its string form, as `helm --set x=0.5` passes floats as strings."""
+    bound = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+    return {
+        "type": ["number", "string"], "description": desc, **bound,
+        "pattern": r"^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$",
+    }  # fmt: skip
+
+
 def _bool(desc: str) -> Schema:
     return {"type": "boolean", "description": desc}
 
@@ -94,8 +103,9 @@ def _bool(desc: str) -> Schema:
 ANY_MAP: Schema = {"type": "object"}
 STR_MAP: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
 LIST: Schema = {"type": "array"}
+OPTIONAL_DNS = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"
 PULL_POLICY: Schema = {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}
-RESOURCES: Schema = _obj({"requests": ANY_MAP, "limits": ANY_MAP}, description="container resources")
+RESOURCES: Schema = _obj({"requests": ANY_MAP, "limits": ANY_MAP}, description="resources")
 
 
 def _image(what: str) -> Schema:
@@ -129,6 +139,10 @@ def build() -> Schema:
         schema, sub = _model(model)
         defs.update(sub)
         defs[model.__name__] = schema
+    # JobType's "exactly one estimate" is a model validator (and a CEL rule), not JSON schema.
+    defs["JobType"]["oneOf"] = [
+        {"required": ["secondsPerRecord"]}, {"required": ["expectedSeconds"]},
+    ]  # fmt: skip
     # A lane's slots: tier -> class -> maxRunning. Names are checked by templates/_validate.tpl.
     max_running = _clean(LaneSettings.model_json_schema(by_alias=True)["properties"]["maxRunning"])
     name = _clean(Tier.model_json_schema()["properties"]["name"])
@@ -190,6 +204,14 @@ def build() -> Schema:
                 {"enabled": _bool("kopf peering"), "name": _str("ClusterKopfPeering", **_dns())}
             ),
             "logLevel": {"enum": ["", "verbose", "debug", "quiet"]},
+            "settings": _obj(
+                {
+                    "resyncSeconds": _number("safety-net reconcile period", positive=True),
+                    "refreshSeconds": _number("status refresh period", positive=True),
+                    "writeConcurrency": _int("API writes in flight", 1),
+                    "postEvents": _bool("post Events"),
+                }
+            ),
             "extraArgs": {"type": "array", "items": {"type": "string"}},
             "extraEnv": LIST,
             "healthPort": _int("liveness port", 1, maximum=65535),
@@ -242,11 +264,9 @@ def build() -> Schema:
     worker = _obj(
         {
             "image": _image("worker"),
-            "namespaces": {
-                "type": "array", "uniqueItems": True, "items": _str("namespace", **_dns()),
-            },  # fmt: skip
+            "namespaces": {"type": "array", "uniqueItems": True, "items": _str("ns", **_dns())},
             "serviceAccount": _sa(),
-            "timeScale": {"type": "number", "minimum": 0, "description": "task time scale"},
+            "timeScale": _number("task time scale (1: real time)"),
         },
         required=("image",),
     )
@@ -265,7 +285,7 @@ def build() -> Schema:
         {
             "enabled": _bool("render the sync-sites CronJob"),
             "schedule": _str("cron schedule", minLength=1),
-            "namespace": _str("namespace of the CustomerTiers", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"),
+            "namespace": _str("namespace; empty: the release's", pattern=OPTIONAL_DNS),
             "prune": _bool("delete CustomerTiers of removed sites"),
             "concurrencyPolicy": {"enum": ["Allow", "Forbid", "Replace"]},
             "suspend": _bool("suspend the CronJob"),
@@ -332,7 +352,7 @@ def _sa() -> Schema:
     return _obj(
         {
             "create": _bool("create the ServiceAccount"),
-            "name": _str("name; empty: generated", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+            "name": _str("name; empty: generated", pattern=OPTIONAL_DNS),
             "annotations": STR_MAP,
         }
     )

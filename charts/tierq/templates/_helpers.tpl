@@ -125,34 +125,31 @@ imagePullSecrets:
 {{- end -}}
 
 {{/*
-Settings of the operator (env vars read by tierq.operator.settings) and of the Jobs it
-creates: the worker image, ServiceAccount, database Secret and pod security settings.
+Settings of the operator: the env vars tierq.operator.settings.Settings.from_env reads. The
+worker Jobs it creates take their image, ServiceAccount and database Secret from here.
 */}}
 {{- define "tierq.operator.env" -}}
+{{- $s := .Values.operator.settings -}}
 - name: TIERQ_WORKER_IMAGE
   value: {{ include "tierq.image" (list . .Values.worker.image "worker.image") | quote }}
 - name: TIERQ_WORKER_IMAGE_PULL_POLICY
   value: {{ .Values.worker.image.pullPolicy | quote }}
 - name: TIERQ_WORKER_SERVICE_ACCOUNT
   value: {{ include "tierq.worker.serviceAccountName" . | quote }}
-- name: TIERQ_DATABASE_SECRET
+- name: TIERQ_DB_SECRET_NAME
   value: {{ .Values.database.secretName | quote }}
-- name: TIERQ_DATABASE_SECRET_KEY
+- name: TIERQ_DB_SECRET_KEY
   value: {{ .Values.database.secretKey | quote }}
 - name: TIERQ_TIME_SCALE
   value: {{ .Values.worker.timeScale | toString | quote }}
 - name: TIERQ_METRICS_PORT
   value: {{ if .Values.operator.metrics.enabled }}{{ .Values.operator.metrics.port | toString | quote }}{{ else }}"0"{{ end }}
-{{- with .Values.imagePullSecrets }}
-- name: TIERQ_WORKER_IMAGE_PULL_SECRETS
-  value: {{ join "," . | quote }}
-{{- end }}
-- name: TIERQ_OPERATOR_NAMESPACE
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.namespace
-- name: TIERQ_OPERATOR_POD
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.name
+- name: TIERQ_RESYNC_SECONDS
+  value: {{ $s.resyncSeconds | toString | quote }}
+- name: TIERQ_REFRESH_SECONDS
+  value: {{ $s.refreshSeconds | toString | quote }}
+- name: TIERQ_WRITE_CONCURRENCY
+  value: {{ $s.writeConcurrency | toString | quote }}
+- name: TIERQ_POST_EVENTS
+  value: {{ $s.postEvents | toString | quote }}
 {{- end -}}
