@@ -237,3 +237,23 @@ def test_customer_tier_schema_is_enforced(cluster: Cluster, namespace: str) -> N
         "-p", '{"spec": {"siteId": 9}}', check=False,
     )  # fmt: skip
     assert proc.returncode != 0 and "immutable" in proc.stderr, proc.stderr
+
+
+def test_rbac_applies_to_impersonated_service_accounts(cluster: Cluster, namespace: str) -> None:
+    sa = f"system:serviceaccount:{namespace}:default"
+    can = cluster.kubectl("auth", "can-i", "list", "pods", "-n", namespace, "--as", sa, check=False)
+    assert can.stdout.strip() == "no"
+    cluster.kubectl(
+        "-n", namespace, "create", "rolebinding", "view", "--clusterrole=view",
+        f"--serviceaccount={namespace}:default",
+    )  # fmt: skip
+    cluster.wait_for(
+        lambda: (
+            cluster.kubectl(
+                "auth", "can-i", "list", "pods", "-n", namespace, "--as", sa, check=False
+            ).stdout.strip()
+            == "yes"
+        ),
+        timeout=10,
+        what="the RoleBinding to take effect",
+    )
