@@ -128,12 +128,12 @@ def _insert_sites(engine: Engine, sites: Sequence[SiteSpec]) -> list[int]:
                 values["id"] = spec.site_id
             result = conn.execute(insert(Site).values(**values).returning(Site.id))
             ids.append(int(result.scalar_one()))
-        if engine.dialect.name == "postgresql" and any(s.site_id is not None for s in sites):
-            # Explicit ids leave the identity sequence behind; move it past them.
-            conn.exec_driver_sql(
-                "SELECT setval(pg_get_serial_sequence('website_site', 'id'),"
-                " (SELECT max(id) FROM website_site))"
-            )
+            if spec.site_id is not None and engine.dialect.name == "postgresql":
+                # An explicit id leaves the identity sequence behind; move it past the max.
+                conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('website_site', 'id'),"
+                    " (SELECT max(id) FROM website_site))"
+                )
     return ids
 
 
