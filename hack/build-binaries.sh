@@ -48,7 +48,7 @@ if up_to_date; then
   exit 0
 fi
 
-export GOFLAGS="-trimpath -buildvcs=false -mod=mod"
+export GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
 export CGO_ENABLED=0
 tmp="$(mktemp -d "$K8S_BIN_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
