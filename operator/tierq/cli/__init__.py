@@ -1,0 +1,1 @@
+"""The `tierq` / `kubectl-tierq` command line."""
