@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "tierq"
+# $TIERQ_CHART_DIR tests another copy of the chart, e.g. the unpacked release artifact.
+CHART = Path(os.environ.get("TIERQ_CHART_DIR", REPO / "charts" / "tierq"))
 
 
 def find_helm() -> str | None:
