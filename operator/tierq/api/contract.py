@@ -49,3 +49,13 @@ EXIT_INTERRUPTED: Final = 30  # SIGTERM: stopped at a record boundary, partial p
 EXIT_TASK_ERROR: Final = 40  # the task itself raised
 
 NON_RETRYABLE_EXIT_CODES: Final = (EXIT_SITE_NOT_FOUND, EXIT_UNKNOWN_JOB_TYPE, EXIT_USAGE)
+
+# ---- what the operator writes on a batch/v1 Job (read back after a restart) ----------------
+MANAGED_BY: Final = "tierq-operator"
+ANNOTATION_TIEREDJOB: Final = "tierq.dev/tieredjob"  # full name (labels may be shortened)
+ANNOTATION_SLOT_LANE: Final = "tierq.dev/slot-lane"  # the lane whose slot the job occupies
+ANNOTATION_ESTIMATE: Final = "tierq.dev/estimated-seconds"
+ANNOTATION_QUEUED_AT: Final = "tierq.dev/queued-at"  # epoch seconds
+ANNOTATION_PRIORITY: Final = "tierq.dev/priority"
+WORKER_CONTAINER: Final = "worker"
+WORKER_UID: Final = 10001
