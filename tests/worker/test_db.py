@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from tierq.worker.db import (
@@ -131,6 +131,10 @@ def test_seed_reset_and_explicit_ids(engine: Engine) -> None:
     assert result.records == 5
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Site)) == 2
+        # the foreign key is in place after the load (PostgreSQL drops it during a reset load)
+        s.execute(delete(Site).where(Site.id == 42))
+        s.commit()
+        assert s.scalar(select(func.count()).select_from(UserRecords)) == 2  # cascaded
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from tierq.api.contract import ENV_DATABASE_URL
 
 DEFAULT_DATABASE_URL = "sqlite:///tierq-demo.db"
+SITE_FK_NAME = "website_userrecords_site_id_fk_website_site_id"
 
 # Django's BigAutoField is `bigint` on PostgreSQL; SQLite only autoincrements `INTEGER`.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -102,7 +103,7 @@ class UserRecords(Base):
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True)
     site_id: Mapped[int] = mapped_column(
-        _Id, ForeignKey("website_site.id", ondelete="CASCADE")
+        _Id, ForeignKey("website_site.id", ondelete="CASCADE", name=SITE_FK_NAME)
     )
     name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254))  # Django EmailField: varchar(254)

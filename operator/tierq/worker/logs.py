@@ -31,9 +31,15 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def _rfc3339_millis(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    global _second_cache
+    whole = int(created)
+    if whole != _second_cache[0]:  # one strftime per second, not per line
+        _second_cache = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second_cache[1]}.{int((created - whole) * 1000):03d}Z"
 
 
 def configure(level: str | int | None = None, stream: TextIO | None = None) -> None:

@@ -12,10 +12,12 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, insert
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from tierq.worker.db import RecordCapacity, Site, create_schema, drop_schema
+from tierq.worker.db import RecordCapacity, Site, UserRecords, create_schema, drop_schema
 
 log = logging.getLogger("tierq.worker.seed")
 
@@ -89,19 +91,12 @@ def seed(engine: Engine, sites: Sequence[SiteSpec], *, reset: bool = False) -> S
         drop_schema(engine)
     create_schema(engine)
     site_ids = _insert_sites(engine, sites)
-    total = 0
-    is_pg = engine.dialect.name == "postgresql"
-    for spec, site_id in zip(sites, site_ids, strict=True):
-        if is_pg:
-            _copy_records(engine, site_id, spec)
-        else:
+    total = sum(spec.records for spec in sites)
+    if engine.dialect.name == "postgresql":
+        _copy_all(engine, list(zip(site_ids, sites, strict=True)), defer_fk=reset)
+    else:
+        for spec, site_id in zip(sites, site_ids, strict=True):
             _insert_records(engine, site_id, spec)
-        total += spec.records
-    if is_pg:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE website_site")
-            conn.exec_driver_sql("ANALYZE website_userrecords")
-            conn.commit()
     seconds = time.perf_counter() - started
     log.info(
         "seeded",
@@ -209,17 +204,33 @@ _COLUMNS = ("site_id", "name", "email", "phone", "address", "country", "state", 
             "pincode", "dob", "is_active")
 
 
-def _copy_records(engine: Engine, site_id: int, spec: SiteSpec, chunk: int = 20_000) -> None:
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cur:  # type: ignore[attr-defined]
-            sql = f"COPY website_userrecords ({', '.join(_COLUMNS)}) FROM STDIN"
-            with cur.copy(sql) as copy:
-                for block in _copy_text(site_id, spec, chunk):
-                    copy.write(block)
-        raw.commit()
-    finally:
-        raw.close()
+def _copy_all(
+    engine: Engine, sites: Sequence[tuple[int, SiteSpec]], *, defer_fk: bool, chunk: int = 20_000
+) -> None:
+    """COPY every site's records in one transaction.
+
+    With `defer_fk` (the tables were just created, nobody else uses them) the foreign key is
+    dropped for the load and added back at the end: one validating join instead of a trigger
+    per row, about a third of the load time.
+    """
+    fk = next(iter(UserRecords.__table__.c.site_id.foreign_keys)).constraint
+    assert fk is not None
+    columns = ", ".join(_COLUMNS)
+    with engine.connect() as conn:
+        if defer_fk:
+            conn.execute(DropConstraint(fk))
+        raw: Any = conn.connection.driver_connection  # psycopg.Connection
+        with raw.cursor() as cur:
+            for site_id, spec in sites:
+                with cur.copy(f"COPY website_userrecords ({columns}) FROM STDIN") as copy:
+                    for block in _copy_text(site_id, spec, chunk):
+                        copy.write(block)
+        if defer_fk:
+            conn.execute(AddConstraint(fk))
+        conn.commit()
+        conn.exec_driver_sql("ANALYZE website_site")
+        conn.exec_driver_sql("ANALYZE website_userrecords")
+        conn.commit()
 
 
 def _insert_records(engine: Engine, site_id: int, spec: SiteSpec, chunk: int = 50_000) -> None:
