@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
-from kubernetes import client
-from kubernetes import config as _kube_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
+from typing import TYPE_CHECKING, Any
 
 from tierq.api.policy import POLICY_NAME
 from tierq.api.resources import CUSTOMER_TIER, TIER_POLICY, TIERED_JOB, Resource
 
-# The kubeconfig loader has no type hints; Any keeps mypy --strict honest about that.
-config: Any = _kube_config
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 
 class CliError(Exception):
@@ -53,6 +47,13 @@ class Kube:
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None,
                 namespace: str | None) -> Kube:
+        # Imported here: the client takes seconds to import, and `simulate` or
+        # `policy show --file` never talk to a cluster.
+        from kubernetes import client
+        from kubernetes import config as kube_config
+        from kubernetes.config.config_exception import ConfigException
+
+        config: Any = kube_config  # the kubeconfig loader has no type hints
         try:
             api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
             _, active = config.list_kube_config_contexts(config_file=kubeconfig)
@@ -66,6 +67,9 @@ class Kube:
 
     # ---- generic ----------------------------------------------------------------------
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         try:
             return fn(*args, **kwargs)
         except ApiException as error:
@@ -133,6 +137,9 @@ class Kube:
     # ---- tierq ------------------------------------------------------------------------
     def policy(self) -> dict[str, Any] | None:
         """The TierPolicy `default`, or None when there is none."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         try:
             return dict(self.objects.get_cluster_custom_object(
                 TIER_POLICY.group, TIER_POLICY.version, TIER_POLICY.plural, POLICY_NAME))

@@ -60,7 +60,7 @@ def test_what_if_lane_tier_class_and_path_knobs() -> None:
 def test_what_if_errors_name_the_knob() -> None:
     with pytest.raises(ValueError, match="not a lane setting"):
         apply_what_if(default_policy_spec(), ["lane=small.instant:slots=3"])
-    with pytest.raises(ValueError, match="<tier>.<class>"):
+    with pytest.raises(ValueError, match=r"<tier>\.<class>"):
         apply_what_if(default_policy_spec(), ["lane=small:maxRunning=3"])
 
 
