@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from tierq.api import contract
 from tierq.worker.db import make_engine
+from tierq.worker.tasks import TaskRegistry
 from worker.helpers import seed_site, worker_command, worker_env
 
 
@@ -53,10 +54,12 @@ def test_success_exit_0_with_summary_and_json_logs(
     assert "rate" in final
 
 
-def test_site_not_found_exit_10(engine: Engine, db_url: str, tmp_path: Path) -> None:
+def test_site_not_found_exit_10(sqlite_url: str, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url)
     seed_site(engine, 3)
+    engine.dispose()
     proc = run_worker(["run", "--job-type", "task_01", "--site-id", "987654"],
-                      worker_env(db_url, tmp_path))
+                      worker_env(sqlite_url, tmp_path))
     assert proc.returncode == contract.EXIT_SITE_NOT_FOUND == 10
     assert termination_log(tmp_path)["result"] == "SiteNotFound"
 
@@ -101,7 +104,9 @@ def test_database_unreachable_exit_20(tmp_path: Path) -> None:
     assert summary["result"] == "DatabaseUnreachable" and summary["records"] == 0
 
 
-def test_task_error_exit_40_from_a_plugged_in_task(sqlite_url: str, tmp_path: Path) -> None:
+def test_task_error_exit_40_from_a_plugged_in_task(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A deployment's own task, registered under the `tierq.tasks` entry-point group."""
     plugins = tmp_path / "plugins"
     (plugins / "acme_tasks-1.0.dist-info").mkdir(parents=True)
@@ -127,8 +132,9 @@ def test_task_error_exit_40_from_a_plugged_in_task(sqlite_url: str, tmp_path: Pa
     site_id = seed_site(engine, 10)
     engine.dispose()
     env = worker_env(sqlite_url, tmp_path, PYTHONPATH=str(plugins))
-    listed = run_worker(["tasks"], env)
-    assert "acme_fragile" in listed.stdout and "task_05" in listed.stdout
+    monkeypatch.syspath_prepend(str(plugins))
+    registry = TaskRegistry.from_entry_points()
+    assert "acme_fragile" in registry and "task_05" in registry
 
     proc = run_worker(["run", "--job-type", "acme_fragile", "--site-id", str(site_id)], env)
     assert proc.returncode == contract.EXIT_TASK_ERROR == 40
@@ -167,3 +173,28 @@ def test_sigterm_stops_at_a_record_boundary_exit_30(
     assert 20 <= summary["records"] < 1_000 and summary["recordsTotal"] == 1_000
     logged = processed + sum(1 for ln in json_lines(rest) if ln["message"].startswith("Task 02"))
     assert logged == summary["records"]  # what it reports is exactly what it did
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_seed_init_db_and_tasks_commands(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import func, select
+
+    from tierq.worker.db import Site, UserRecords
+    from tierq.worker.main import main
+
+    assert main(["init-db", "--database-url", db_url]) == 0
+    assert main(["seed", "--sites", "3", "--records", "40", "--database-url", db_url]) == 0
+    assert "seeded 3 sites, 120 records" in capsys.readouterr().out
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Site)) == 3
+        assert conn.scalar(select(func.count()).select_from(UserRecords)) == 120
+    engine.dispose()
+    assert main(["tasks"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:2] for line in listed[:5]] == [
+        ["task_01", "0.001 s/record"], ["task_02", "0.01 s/record"], ["task_03", "0.1 s/record"],
+        ["task_04", "1 s/record"], ["task_05", "10 s/record"],
+    ]

@@ -243,8 +243,9 @@ def _apply_customertier_crd(kubeconfig: str) -> None:
 
 
 @pytest.mark.cluster
+@pytest.mark.usefixtures("restore_logging")
 def test_sync_sites_against_a_real_api_server(
-    request: pytest.FixtureRequest, sqlite_url: str
+    request: pytest.FixtureRequest, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
         cluster = request.getfixturevalue("cluster")
@@ -262,6 +263,16 @@ def test_sync_sites_against_a_real_api_server(
     api: Any = client.CustomObjectsApi(
         config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     )
+
+    # The command line, dry run: prints the plan, writes nothing.
+    from tierq.worker.main import main
+
+    assert main(["sync-sites", "--namespace", namespace, "--kubeconfig", kubeconfig,
+                 "--database-url", sqlite_url, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"would create CustomerTier site-{ids[0]}" in out and "would create 2" in out
+    assert not api.list_namespaced_custom_object("tierq.dev", "v1alpha1", namespace,
+                                                 "customertiers")["items"]
 
     first = sync_sites(namespace=namespace, engine=engine, kubeconfig=kubeconfig, prune=True)
     assert first.ok, first.errors

@@ -27,7 +27,7 @@ from tierq.api import contract
 from tierq.worker import logs
 
 if TYPE_CHECKING:  # the heavy imports wait until a command needs them (fast usage errors)
-    from tierq.worker.runner import RunSummary
+    from tierq.worker.summary import RunSummary
 
 log = logging.getLogger("tierq.worker")
 
@@ -84,9 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()
     command: str = args.command
     if command == "run":
-        from tierq.worker.db import database_url
-
-        return cmd_run(args.job_type, args.site_id, database_url(args.database_url))
+        return cmd_run(args.job_type, args.site_id, args.database_url)
     if command == "seed":
         return cmd_seed(args)
     if command == "sync-sites":
@@ -130,8 +128,8 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def cmd_run(job_type: str, site_id: int, url: str) -> int:
-    from tierq.worker.runner import Outcome, write_termination_log
+def cmd_run(job_type: str, site_id: int, url: str | None = None) -> int:
+    from tierq.worker.summary import Outcome, write_termination_log
 
     stop = threading.Event()
     install_stop_handlers(stop)
@@ -146,18 +144,9 @@ def cmd_run(job_type: str, site_id: int, url: str) -> int:
     return summary.exit_code
 
 
-def _run(job_type: str, site_id: int, url: str, stop: threading.Event) -> RunSummary:
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from tierq.worker.db import make_engine
-    from tierq.worker.runner import (
-        Outcome,
-        ProgressSink,
-        RunSummary,
-        TieredJobStatusSink,
-        log_progress,
-        run_job,
-    )
+def _run(job_type: str, site_id: int, url: str | None, stop: threading.Event) -> RunSummary:
+    # The checks that need no database come first, before SQLAlchemy is even imported.
+    from tierq.worker.summary import Outcome, RunSummary
     from tierq.worker.tasks import TaskRegistry, UnknownJobType
 
     def failed(outcome: Outcome, message: str) -> RunSummary:
@@ -172,8 +161,14 @@ def _run(job_type: str, site_id: int, url: str, stop: threading.Event) -> RunSum
         task = TaskRegistry.from_entry_points().get(job_type)
     except UnknownJobType as exc:
         return failed(Outcome.UNKNOWN_JOB_TYPE, str(exc))
+
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from tierq.worker.db import database_url, make_engine
+    from tierq.worker.runner import ProgressSink, TieredJobStatusSink, log_progress, run_job
+
     try:
-        engine = make_engine(url)
+        engine = make_engine(database_url(url))
     except (ArgumentError, SQLAlchemyError, ImportError) as exc:
         return failed(Outcome.USAGE_ERROR, f"{contract.ENV_DATABASE_URL}: {exc}")
 

@@ -17,14 +17,11 @@ boundary; a simulated wait is cut short and its record is not counted), and the 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, select
@@ -34,71 +31,24 @@ from sqlalchemy.orm import Session
 
 from tierq.api import contract
 from tierq.worker.db import Site, UserRecord, UserRecords, count_active_records
+from tierq.worker.summary import Outcome, RunSummary, write_termination_log
 from tierq.worker.tasks import Task
+
+__all__ = [
+    "Outcome",
+    "ProgressSink",
+    "ProgressUpdate",
+    "RunSummary",
+    "TieredJobStatusSink",
+    "log_progress",
+    "run_job",
+    "write_termination_log",
+]
 
 log = logging.getLogger("tierq.worker")
 
 DEFAULT_PAGE_SIZE = 2000
 PROGRESS_INTERVAL_SECONDS = 5.0
-TERMINATION_MESSAGE_LIMIT = 4096  # bytes; the kubelet truncates beyond this
-
-
-class Outcome(enum.StrEnum):
-    """How a job ended: the `result` of the summary, and the process's exit code."""
-
-    SUCCEEDED = "Succeeded"
-    INTERRUPTED = "Interrupted"
-    SITE_NOT_FOUND = "SiteNotFound"
-    UNKNOWN_JOB_TYPE = "UnknownJobType"
-    DATABASE_UNREACHABLE = "DatabaseUnreachable"
-    TASK_ERROR = "TaskError"
-    USAGE_ERROR = "UsageError"
-
-    @property
-    def exit_code(self) -> int:
-        return _EXIT_CODES[self]
-
-
-_EXIT_CODES = {
-    Outcome.SUCCEEDED: contract.EXIT_OK,
-    Outcome.INTERRUPTED: contract.EXIT_INTERRUPTED,
-    Outcome.SITE_NOT_FOUND: contract.EXIT_SITE_NOT_FOUND,
-    Outcome.UNKNOWN_JOB_TYPE: contract.EXIT_UNKNOWN_JOB_TYPE,
-    Outcome.DATABASE_UNREACHABLE: contract.EXIT_DATABASE_UNREACHABLE,
-    Outcome.TASK_ERROR: contract.EXIT_TASK_ERROR,
-    Outcome.USAGE_ERROR: contract.EXIT_USAGE,
-}
-
-
-@dataclass
-class RunSummary:
-    """The final word of a job; written to the termination log for the operator to copy."""
-
-    job_type: str
-    site_id: int | None
-    result: Outcome
-    records: int = 0
-    records_total: int | None = None
-    seconds: float = 0.0
-    message: str = ""
-
-    @property
-    def exit_code(self) -> int:
-        return self.result.exit_code
-
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "records": self.records,
-            "recordsTotal": self.records_total,
-            "seconds": round(self.seconds, 3),
-            "result": str(self.result),
-            "jobType": self.job_type,
-            "siteId": self.site_id,
-            "exitCode": self.exit_code,
-        }
-        if self.message:
-            doc["message"] = self.message
-        return doc
 
 
 # ---- progress ------------------------------------------------------------------------------
@@ -379,18 +329,3 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
-def write_termination_log(summary: RunSummary, path: str | Path) -> bool:
-    """Write the summary as one JSON object (<= 4096 bytes); False (logged) when impossible."""
-    doc = summary.to_json()
-    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-    if len(data) > TERMINATION_MESSAGE_LIMIT:
-        doc["message"] = doc.get("message", "")[:200] + "..."
-        data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-    try:
-        Path(path).write_bytes(data)
-    except OSError as exc:
-        log.warning("cannot write the termination log %s: %s", path, exc)
-        return False
-    return True

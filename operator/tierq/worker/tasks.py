@@ -20,8 +20,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from tierq.worker.db import UserRecord
+if TYPE_CHECKING:  # only a type: the registry itself needs no database (fast exit 11)
+    from tierq.worker.db import UserRecord
 
 ENTRY_POINT_GROUP = "tierq.tasks"
 
