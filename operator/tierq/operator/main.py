@@ -64,6 +64,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     # chart pins one, every replica draws its own.
     priority = os.environ.get("TIERQ_PEERING_PRIORITY", "").strip()
     settings.peering.priority = int(priority) if priority else random.randint(1, 1_000_000)
+    # How long a dead active replica blocks the others (kopf's default is 60 s).
+    lifetime = os.environ.get("TIERQ_PEERING_LIFETIME", "").strip()
+    if lifetime:
+        settings.peering.lifetime = int(lifetime)
     kube = await Kube.login(pool=max(16, ours.write_concurrency * 2))
     shell = Shell(kube, ours, served_namespaces())
     memo.shell = shell

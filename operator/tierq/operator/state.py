@@ -51,7 +51,7 @@ from tierq.operator.status import (
 log = logging.getLogger("tierq.operator")
 
 PENDING_REASONS = {Reason.CUSTOMER_UNKNOWN, Reason.DUPLICATE_SITE_ID, Reason.UNKNOWN_TIER}
-REFRESH_WRITE_BUDGET = 500  # queue-position rewrites per refresh round, head of queues first
+REFRESH_WRITE_BUDGET = 100  # queue-position rewrites per refresh round, queue heads first
 
 
 def _key(meta: Mapping[str, Any]) -> str:
@@ -815,9 +815,10 @@ class Shell:
     # ---- writes -----------------------------------------------------------------------------
     async def _execute(self, plan: Plan) -> None:
         ctx = self.event_context
-        for ref, type_, reason, message in plan.events if ctx is not None else ():
-            ctx.run(kopf.event, cast(kopf.Body, ref), type=type_, reason=reason,
-                    message=message)
+        if ctx is not None:
+            for ref, type_, reason, message in plan.events:
+                ctx.run(kopf.event, cast(kopf.Body, ref), type=type_, reason=reason,
+                        message=message)
         tasks = [self._admit(tj, job, body) for tj, job, body in plan.creates]
         tasks += [self._write("status", self.kube.merge_patch(p, {"status": b}))
                   for p, b in plan.statuses]

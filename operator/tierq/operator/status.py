@@ -122,7 +122,7 @@ def tieredjob_status(view: JobView, previous: Sequence[Mapping[str, Any]], now: 
                   "Resolved" if resolved else view.reason,
                   "" if resolved else view.message, now, previous, generation),
         condition("Admitted", not waiting and view.reason != "UnknownJobType",
-                  view.reason, view.message if waiting else f"Job {view.job_name}", now,
+                  view.reason, f"Job {view.job_name}" if view.job_name else view.message, now,
                   previous, generation),
     ]
     if phase.terminal:
