@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tierq.api.policy import POLICY_NAME
@@ -54,6 +55,8 @@ class Kube:
         from kubernetes.config.config_exception import ConfigException
 
         config: Any = kube_config  # the kubeconfig loader has no type hints
+        if kubeconfig is not None and not Path(kubeconfig).is_file():
+            raise CliError(f"kubeconfig {kubeconfig}: no such file")
         try:
             api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
             _, active = config.list_kube_config_contexts(config_file=kubeconfig)
