@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from tierq.core.estimates import Estimator
@@ -77,7 +77,6 @@ class Customer:
     since: float | None = None
     blocked: Reason | None = None
     problem: str | None = None
-    jobs: set[str] = field(default_factory=set)
 
     @property
     def namespace(self) -> str:
@@ -184,8 +183,23 @@ class Scheduler:
         self.estimator = Estimator()
         self.jobs: dict[str, Job] = {}
         self.customers: dict[str, Customer] = {}
-        self._lanes: dict[str, _Lane] = {name: _Lane(c) for name, c in policy.lanes.items()}
+        # Indexes, so no event scans every job or customer.
+        self._jobs_of: dict[str, set[str]] = {}  # customer key -> job keys (known or not)
+        self._sites: dict[tuple[str, int], set[str]] = {}  # (namespace, siteId) -> customers
+        self._lanes: dict[str, _Lane] = {}
+        self._cohorts: dict[str, list[_Lane]] = {}
+        self._build_lanes(policy)
         self._seq = itertools.count()
+
+    def _build_lanes(self, policy: CompiledPolicy) -> dict[str, _Lane]:
+        """Fresh lanes for a policy; returns the previous ones."""
+        previous = self._lanes
+        self._lanes = {name: _Lane(c) for name, c in policy.lanes.items()}
+        self._cohorts = {}
+        for lane in self._lanes.values():
+            if lane.config.cohort is not None:
+                self._cohorts.setdefault(lane.config.cohort, []).append(lane)
+        return previous
 
     # ---- policy -----------------------------------------------------------------------
     @property
@@ -195,9 +209,8 @@ class Scheduler:
     def set_policy(self, policy: CompiledPolicy, now: float) -> list[TierChange]:
         """Put a new policy in force. Running jobs keep their slots (a lowered maxRunning
         only stops admissions until the lane drains below it); queued jobs are re-laned."""
-        old_lanes = self._lanes
         self.policy = policy
-        self._lanes = {name: _Lane(c) for name, c in policy.lanes.items()}
+        old_lanes = self._build_lanes(policy)
         for name, lane in self._lanes.items():
             previous = old_lanes.get(name)
             if previous is not None:
@@ -221,10 +234,13 @@ class Scheduler:
         customer = self.customers.get(key)
         if customer is None:
             customer = self.customers[key] = Customer(key, site_id, volume, pin, created)
-            customer.jobs.update(j.key for j in self.jobs.values() if j.customer == key)
         else:
+            if customer.site_id != site_id:
+                self._sites[(customer.namespace, customer.site_id)].discard(key)
+                self._check_duplicates(customer.namespace, customer.site_id, now)
             customer.site_id, customer.volume, customer.pin = site_id, volume, pin
-        self._check_duplicates(customer.namespace, now)
+        self._sites.setdefault((customer.namespace, site_id), set()).add(key)
+        self._check_duplicates(customer.namespace, site_id, now)
         return self._retier(customer, now, force=True)
 
     def remove_customer(self, key: str, now: float) -> list[str]:
@@ -233,24 +249,22 @@ class Scheduler:
         if customer is None:
             return []
         pending = []
-        for job_key in sorted(customer.jobs):
+        for job_key in sorted(self._jobs_of.get(key, ())):
             job = self.jobs[job_key]
             if job.state is JobState.QUEUED:
                 self._dequeue(job)
             if job.state is not JobState.RUNNING:
                 job.state, job.reason, job.lane = JobState.PENDING, Reason.CUSTOMER_UNKNOWN, None
                 pending.append(job_key)
-        self._check_duplicates(customer.namespace, now)
+        self._sites[(customer.namespace, customer.site_id)].discard(key)
+        self._check_duplicates(customer.namespace, customer.site_id, now)
         return pending
 
-    def _check_duplicates(self, namespace: str, now: float) -> None:
+    def _check_duplicates(self, namespace: str, site_id: int, now: float) -> None:
         """Two customers with one siteId in a namespace: the older keeps it, newer ones wait."""
-        by_site: dict[int, list[Customer]] = {}
-        for c in self.customers.values():
-            if c.namespace == namespace:
-                by_site.setdefault(c.site_id, []).append(c)
-        for group in by_site.values():
-            group.sort(key=lambda c: (c.created, c.key))
+        group = sorted((self.customers[k] for k in self._sites.get((namespace, site_id), ())),
+                       key=lambda c: (c.created, c.key))
+        if group:
             for i, c in enumerate(group):
                 blocked = Reason.DUPLICATE_SITE_ID if i else None
                 if c.blocked is not blocked and (blocked or c.blocked is Reason.DUPLICATE_SITE_ID):
@@ -270,7 +284,8 @@ class Scheduler:
         if customer.tier != old or customer.since is None:
             customer.since = now
         moved = []
-        for job_key in sorted(customer.jobs, key=lambda k: self.jobs[k].seq):
+        for job_key in sorted(self._jobs_of.get(customer.key, ()),
+                              key=lambda k: self.jobs[k].seq):
             job = self.jobs[job_key]
             if job.state is JobState.RUNNING:
                 continue  # running jobs finish where they are
@@ -293,10 +308,8 @@ class Scheduler:
         job = Job(key, customer, job_type, priority, queued_at, next(self._seq),
                   suspended=suspended)
         self.jobs[key] = job
-        owner = self.customers.get(customer)
-        if owner is not None:
-            owner.jobs.add(key)
-        self._place(job, owner)
+        self._jobs_of.setdefault(customer, set()).add(key)
+        self._place(job, self.customers.get(customer))
         return job
 
     def update_job(self, key: str, *, priority: int | None = None,
@@ -325,9 +338,11 @@ class Scheduler:
             self._dequeue(job)
         elif job.state is JobState.RUNNING:
             self._count_running(job, -1)
-        owner = self.customers.get(job.customer)
-        if owner is not None:
-            owner.jobs.discard(key)
+        owned = self._jobs_of.get(job.customer)
+        if owned is not None:
+            owned.discard(key)
+            if not owned:
+                del self._jobs_of[job.customer]
         return job
 
     def finish(self, key: str, *, duration: float | None, succeeded: bool = True) -> Job | None:
@@ -347,8 +362,7 @@ class Scheduler:
                   state=JobState.RUNNING, lane=lane, estimate=estimate,
                   slot_lane=slot_lane or lane, started_at=started_at, reason=Reason.ADMITTED)
         self.jobs[key] = job
-        if customer in self.customers:
-            self.customers[customer].jobs.add(key)
+        self._jobs_of.setdefault(customer, set()).add(key)
         self._count_running(job, +1)
         return job
 
@@ -441,32 +455,29 @@ class Scheduler:
         """Admit every job that may start now. The caller creates one Job per Admission."""
         admissions: list[Admission] = []
         for lane in self._lanes.values():
-            while lane.free() > 0:
+            while lane.entries and lane.free() > 0:
                 admitted = self._admit_head(lane, lane, now)
                 if admitted is None:
                     break
                 admissions.append(admitted)
-        for lane in self._lanes.values():
-            if not lane.config.may_borrow:
+        for members in self._cohorts.values():
+            # Slots still free after the own pass are idle: their lane has nothing to admit.
+            lenders = [m for m in members if m.lendable() > 0]
+            if not lenders:
                 continue
-            while lane.entries:
-                lender = self._lender_for(lane)
-                if lender is None:
-                    break
-                admitted = self._admit_head(lane, lender, now)
-                if admitted is None:
-                    break
-                admissions.append(admitted)
+            for lane in members:
+                if not lane.config.may_borrow:
+                    continue
+                while lane.entries:
+                    lender = max((m for m in lenders if m is not lane and m.lendable() > 0),
+                                 key=_Lane.lendable, default=None)
+                    if lender is None:
+                        break
+                    admitted = self._admit_head(lane, lender, now)
+                    if admitted is None:
+                        break
+                    admissions.append(admitted)
         return admissions
-
-    def _lender_for(self, lane: _Lane) -> _Lane | None:
-        best: _Lane | None = None
-        for other in self._lanes.values():
-            if other is lane or other.config.cohort != lane.config.cohort:
-                continue
-            if other.lendable() > 0 and (best is None or other.lendable() > best.lendable()):
-                best = other
-        return best
 
     def _admit_head(self, lane: _Lane, slot: _Lane, now: float) -> Admission | None:
         customer = self._pop_customer(lane)
@@ -545,12 +556,14 @@ class Scheduler:
         left out: the ETA is an estimate, and says so in the docs.
         """
         result: dict[str, QueueSlot] = {}
+        ends: dict[str, list[float]] = {}
+        for job in self.jobs.values():
+            if job.state is JobState.RUNNING and job.slot_lane is not None:
+                ends.setdefault(job.slot_lane, []).append(
+                    max(now, (job.started_at or now) + job.estimate))
         for name in lanes if lanes is not None else self._lanes:
             lane = self._lanes[name]
-            free_at = [now] * max(0, lane.free())
-            for job in self.jobs.values():
-                if job.state is JobState.RUNNING and job.slot_lane == name:
-                    free_at.append(max(now, (job.started_at or now) + job.estimate))
+            free_at = [now] * max(0, lane.free()) + ends.get(name, [])
             free_at = sorted(free_at)[: max(0, lane.config.max_running)]
             heapq.heapify(free_at)
             for position, job in enumerate(self.lane_order(name), start=1):
@@ -629,9 +642,8 @@ class Scheduler:
 
     def counts_for(self, customer: str) -> tuple[int, int]:
         """(queued, running) jobs of a customer."""
-        owner = self.customers.get(customer)
         queued = running = 0
-        for key in owner.jobs if owner else ():
+        for key in self._jobs_of.get(customer, ()):
             state = self.jobs[key].state
             queued += state is JobState.QUEUED
             running += state is JobState.RUNNING
