@@ -198,3 +198,15 @@ def test_seed_init_db_and_tasks_commands(
         ["task_01", "0.001 s/record"], ["task_02", "0.01 s/record"], ["task_03", "0.1 s/record"],
         ["task_04", "1 s/record"], ["task_05", "10 s/record"],
     ]
+
+
+def test_termination_log_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tierq.worker.main import termination_log_path
+
+    monkeypatch.delenv("TIERQ_TERMINATION_LOG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert termination_log_path() is None  # a laptop: no writing into /dev
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert termination_log_path() == contract.DEFAULT_TERMINATION_LOG
+    monkeypatch.setenv("TIERQ_TERMINATION_LOG", "/tmp/x")
+    assert termination_log_path() == "/tmp/x"

@@ -206,3 +206,79 @@ def test_termination_log_is_a_small_json_document(tmp_path: Any) -> None:
     assert doc["records"] == 3 and doc["recordsTotal"] == 10 and doc["result"] == "TaskError"
     assert doc["seconds"] == 1.235 and doc["exitCode"] == contract.EXIT_TASK_ERROR
     assert not write_termination_log(summary, tmp_path / "missing-dir" / "log")
+
+
+# ---- database trouble ----------------------------------------------------------------------
+
+
+def _drop_connection_on_pages(engine: Engine, failures: int) -> list[int]:
+    """Make the next `failures` page queries fail as a dropped connection would."""
+    import psycopg
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    left = [failures]
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "LIMIT" in statement.upper() and left[0] > 0:
+            left[0] -= 1
+            raise OperationalError(statement, {}, psycopg.OperationalError("server closed"))
+
+    event.listen(engine, "before_cursor_execute", before)
+    return left
+
+
+def test_a_dropped_connection_costs_a_page_retry_not_the_job(sqlite_url: str) -> None:
+    from tierq.worker.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    site_id = seed_site(engine, 250)
+    _drop_connection_on_pages(engine, failures=2)
+    seen: list[int] = []
+    summary = run_job(engine, _recording_task(seen), site_id, time_scale=0, page_size=100,
+                      retry_backoff=0)
+    assert summary.result is Outcome.SUCCEEDED
+    assert len(seen) == len(set(seen)) == 250
+    engine.dispose()
+
+
+def test_an_unreachable_database_mid_run_reports_partial_progress(sqlite_url: str) -> None:
+    from tierq.worker.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    site_id = seed_site(engine, 250)
+    seen: list[int] = []
+
+    def handle(record: UserRecord) -> None:
+        seen.append(record.id)
+        if len(seen) == 100:  # the database goes away after the first page
+            _drop_connection_on_pages(engine, failures=99)
+
+    summary = run_job(engine, Task("t", 0, handle), site_id, time_scale=0, page_size=100,
+                      page_retries=2, retry_backoff=0)
+    assert summary.result is Outcome.DATABASE_UNREACHABLE
+    assert summary.exit_code == contract.EXIT_DATABASE_UNREACHABLE
+    assert summary.records == 100 and summary.records_total == 250
+    engine.dispose()
+
+
+def test_which_errors_are_worth_a_retry() -> None:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from tierq.worker.runner import is_unreachable
+
+    def wrapped(orig: Exception, cls: type[Exception] = OperationalError) -> Exception:
+        return cls("SELECT 1", {}, orig)
+
+    assert is_unreachable(wrapped(psycopg.OperationalError("connection refused")))
+    assert is_unreachable(PoolTimeout())
+    assert is_unreachable(wrapped(sqlite3.OperationalError("unable to open database file")))
+    assert not is_unreachable(wrapped(sqlite3.OperationalError("no such table: x")))
+    assert not is_unreachable(wrapped(psycopg.errors.UndefinedTable("no table"),
+                                      ProgrammingError))
+    assert is_unreachable(wrapped(psycopg.errors.AdminShutdown("terminating")))
+    assert not is_unreachable(ValueError("not a database error"))

@@ -115,6 +115,17 @@ def time_scale_from_env() -> float:
     return value
 
 
+def termination_log_path() -> str | None:
+    """$TIERQ_TERMINATION_LOG; else the kubelet's /dev/termination-log, but only in a pod
+    (a laptop run as root must not write into /dev)."""
+    explicit = os.environ.get(contract.ENV_TERMINATION_LOG)
+    if explicit:
+        return explicit
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return contract.DEFAULT_TERMINATION_LOG
+    return None
+
+
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM (the kubelet) and SIGINT (a person) both stop at the next record boundary."""
 
@@ -133,9 +144,10 @@ def cmd_run(job_type: str, site_id: int, url: str | None = None) -> int:
 
     stop = threading.Event()
     install_stop_handlers(stop)
-    termination_log = os.environ.get(contract.ENV_TERMINATION_LOG, contract.DEFAULT_TERMINATION_LOG)
     summary = _run(job_type, site_id, url, stop)
-    write_termination_log(summary, termination_log)
+    termination_log = termination_log_path()
+    if termination_log:
+        write_termination_log(summary, termination_log)
     level = logging.INFO if summary.result is Outcome.SUCCEEDED else logging.ERROR
     fields = summary.to_json()
     if "message" in fields:
