@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from tierq.api.common import ApiModel, Condition, Conditions, Name, cel
+from tierq.api.common import ApiModel, Condition, Conditions, JsonDict, Name, cel
 
 POLICY_NAME = "default"
 MAX_TIERS = 16
@@ -28,7 +28,7 @@ TaskName = Annotated[
 Quantity = Annotated[int | str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
 
 
-def _keyed_list(max_items: int) -> dict[str, object]:
+def _keyed_list(max_items: int) -> JsonDict:
     return {
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["name"],

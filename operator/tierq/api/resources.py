@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tierq.api.common import cel
+from tierq.api.common import JsonDict, cel
 from tierq.api.contract import GROUP, VERSION
 from tierq.api.customer import CustomerTierSpec, CustomerTierStatus
 from tierq.api.policy import POLICY_NAME, TierPolicySpec, TierPolicyStatus
@@ -30,7 +30,7 @@ class Resource:
     spec: type[BaseModel]
     status: type[BaseModel]
     printer_columns: tuple[dict[str, Any], ...]
-    root_validations: tuple[dict[str, str], ...] = field(default=())
+    root_validations: tuple[JsonDict, ...] = field(default=())
 
     group = GROUP
     version = VERSION

@@ -136,13 +136,15 @@ def _check_order(spec: TierPolicySpec) -> None:
             raise PolicyError(f"spec.durationClasses[{i}].maxSeconds",
                               f"{cls.max_seconds} does not ascend")
         previous = cls.max_seconds
-    for field, items in (("tiers", spec.tiers), ("durationClasses", spec.duration_classes),
-                         ("jobTypes", spec.job_types), ("nodePools", spec.node_pools)):
+    for field, names in (("tiers", [t.name for t in spec.tiers]),
+                         ("durationClasses", [c.name for c in spec.duration_classes]),
+                         ("jobTypes", [j.name for j in spec.job_types]),
+                         ("nodePools", [p.name for p in spec.node_pools])):
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                raise PolicyError(f"spec.{field}[{i}].name", f"duplicate name {item.name!r}")
-            seen.add(item.name)
+        for i, name in enumerate(names):
+            if name in seen:
+                raise PolicyError(f"spec.{field}[{i}].name", f"duplicate name {name!r}")
+            seen.add(name)
 
 
 def _specificity(override: LaneOverride) -> int:
