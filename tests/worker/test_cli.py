@@ -210,3 +210,11 @@ def test_termination_log_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert termination_log_path() == contract.DEFAULT_TERMINATION_LOG
     monkeypatch.setenv("TIERQ_TERMINATION_LOG", "/tmp/x")
     assert termination_log_path() == "/tmp/x"
+
+
+def test_task_arguments_the_task_does_not_take_exit_2(sqlite_url: str, tmp_path: Path) -> None:
+    proc = run_worker(["run", "--job-type", "task_01", "--site-id", "1", "--verbose"],
+                      worker_env(sqlite_url, tmp_path))
+    assert proc.returncode == contract.EXIT_USAGE
+    summary = termination_log(tmp_path)
+    assert summary["result"] == "UsageError" and "takes no arguments" in summary["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -282,3 +283,22 @@ def test_which_errors_are_worth_a_retry() -> None:
                                       ProgrammingError))
     assert is_unreachable(wrapped(psycopg.errors.AdminShutdown("terminating")))
     assert not is_unreachable(ValueError("not a database error"))
+
+
+def test_a_task_with_arguments_binds_them(engine: Engine) -> None:
+    site_id = seed_site(engine, 12)
+    seen: list[str] = []
+
+    def with_args(args: Sequence[str]) -> Callable[[UserRecord], None]:
+        if args[:1] != ["--prefix"] or len(args) != 2:
+            raise ValueError("usage: --prefix P")
+        return lambda record: seen.append(args[1] + record.name)
+
+    task = Task("greet", 0, lambda record: None, with_args=with_args)
+    assert task.bind([]) is task
+    with pytest.raises(ValueError, match="usage"):
+        task.bind(["--bogus"])
+    with pytest.raises(ValueError, match="takes no arguments"):
+        BUILTIN_TASKS["task_01"].bind(["x"])
+    summary = run_job(engine, task.bind(["--prefix", "hi "]), site_id, time_scale=0)
+    assert summary.records == 12 and all(s.startswith("hi ") for s in seen) and len(seen) == 12

@@ -38,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run one task over one site's records, then exit")
+    run = sub.add_parser(
+        "run", help="run one task over one site's records, then exit",
+        usage="tierq-worker run --job-type TYPE --site-id ID [TASK-ARGS ...]",
+        description="Arguments after the options go to the task (a TieredJob's spec.args).",
+    )
     run.add_argument(contract.ARG_JOB_TYPE, dest="job_type", required=True,
                      help="a registered task, e.g. task_03 (see `tierq-worker tasks`)")
     run.add_argument(contract.ARG_SITE_ID, dest="site_id", type=int, required=True)
@@ -80,11 +84,14 @@ def _non_negative_int(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # exits with EXIT_USAGE (2) on bad arguments
-    logs.configure()
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)  # exits with EXIT_USAGE (2) on bad arguments
     command: str = args.command
+    if extra and command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logs.configure()
     if command == "run":
-        return cmd_run(args.job_type, args.site_id, args.database_url)
+        return cmd_run(args.job_type, args.site_id, args.database_url, extra)
     if command == "seed":
         return cmd_seed(args)
     if command == "sync-sites":
@@ -139,12 +146,14 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def cmd_run(job_type: str, site_id: int, url: str | None = None) -> int:
+def cmd_run(
+    job_type: str, site_id: int, url: str | None = None, task_args: Sequence[str] = ()
+) -> int:
     from tierq.worker.summary import Outcome, write_termination_log
 
     stop = threading.Event()
     install_stop_handlers(stop)
-    summary = _run(job_type, site_id, url, stop)
+    summary = _run(job_type, site_id, url, task_args, stop)
     termination_log = termination_log_path()
     if termination_log:
         write_termination_log(summary, termination_log)
@@ -156,7 +165,13 @@ def cmd_run(job_type: str, site_id: int, url: str | None = None) -> int:
     return summary.exit_code
 
 
-def _run(job_type: str, site_id: int, url: str | None, stop: threading.Event) -> RunSummary:
+def _run(
+    job_type: str,
+    site_id: int,
+    url: str | None,
+    task_args: Sequence[str],
+    stop: threading.Event,
+) -> RunSummary:
     # The checks that need no database come first, before SQLAlchemy is even imported.
     from tierq.worker.summary import Outcome, RunSummary
     from tierq.worker.tasks import TaskRegistry, UnknownJobType
@@ -173,6 +188,10 @@ def _run(job_type: str, site_id: int, url: str | None, stop: threading.Event) ->
         task = TaskRegistry.from_entry_points().get(job_type)
     except UnknownJobType as exc:
         return failed(Outcome.UNKNOWN_JOB_TYPE, str(exc))
+    try:
+        task = task.bind(task_args)
+    except ValueError as exc:
+        return failed(Outcome.USAGE_ERROR, str(exc))
 
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 

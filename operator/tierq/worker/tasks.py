@@ -17,8 +17,8 @@ The job types in the scheduling policy then map to code by name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -39,10 +39,21 @@ class Task:
     seconds_per_record: float  # simulated work, waited by the runner (x TIERQ_TIME_SCALE)
     handle: Callable[[UserRecord], None]
     description: str = ""
+    # For a task that takes arguments (the TieredJob's spec.args): args -> the handle to use.
+    # It raises ValueError for arguments it cannot accept (the worker exits with 2).
+    with_args: Callable[[Sequence[str]], Callable[[UserRecord], None]] | None = None
 
     def __post_init__(self) -> None:
         if self.seconds_per_record < 0:
             raise ValueError(f"task {self.name}: seconds_per_record must be >= 0")
+
+    def bind(self, args: Sequence[str]) -> Task:
+        """This task configured with `args` (none: itself); ValueError when it cannot be."""
+        if not args:
+            return self
+        if self.with_args is None:
+            raise ValueError(f"task {self.name} takes no arguments; got {list(args)!r}")
+        return replace(self, handle=self.with_args(list(args)), with_args=None)
 
 
 class UnknownJobType(LookupError):
@@ -125,6 +136,6 @@ class TaskRegistry:
                 log.warning(
                     "entry point %s names task %r; registered as %r", ep.name, obj.name, ep.name
                 )
-                obj = Task(ep.name, obj.seconds_per_record, obj.handle, obj.description)
+                obj = replace(obj, name=ep.name)
             registry.register(obj)
         return registry
