@@ -62,6 +62,11 @@ def _structural(node: Any, in_status: bool = False) -> Any:
         node.pop("default")
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    # JSON Schema 2020-12 writes `exclusiveMinimum: 0`; OpenAPI v3.0 wants a boolean flag.
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if isinstance(node.get(flag), int | float) and not isinstance(node[flag], bool):
+            node[bound] = node.pop(flag)
+            node[flag] = True
     for key in ("properties",):
         if key in node:
             node[key] = {

@@ -50,6 +50,8 @@ def test_schemas_are_structural(name: str) -> None:
             ("x-kubernetes-validations", "properties")
         ):
             assert not FORBIDDEN & node.keys(), f"{path}: {FORBIDDEN & node.keys()}"
+        for flag in ("exclusiveMinimum", "exclusiveMaximum"):
+            assert node.get(flag, True) is True, f"{path}.{flag} must be a boolean (OpenAPI v3.0)"
         if "properties" in node:
             assert node.get("type") == "object", path
             assert "additionalProperties" not in node, path
