@@ -85,8 +85,12 @@ class PolicyStats:
     borrowed: int
     wall_seconds: float
     overall: WaitStats
+    burst: WaitStats
+    """The jobs that arrived in bursts."""
     groups: dict[str, WaitStats] = field(default_factory=dict)
     """`<tier>.<class>` -> stats of those jobs."""
+    steady_groups: dict[str, WaitStats] = field(default_factory=dict)
+    """The same without the burst jobs: what every other customer saw."""
     waits: list[float] = field(default_factory=list, repr=False)
     """Every job's wait, sorted: for the plot."""
     group_waits: dict[str, list[float]] = field(default_factory=dict, repr=False)
@@ -124,6 +128,10 @@ def summarize(workload: Workload, result: RunResult, names: list[str],
     horizon = workload.horizon
     waits_by_group: list[list[float]] = [[] for _ in names]
     slow_by_group: list[list[float]] = [[] for _ in names]
+    steady_waits: list[list[float]] = [[] for _ in names]
+    steady_slow: list[list[float]] = [[] for _ in names]
+    burst_waits: list[float] = []
+    burst_slow: list[float] = []
     per_customer = [0.0] * len(workload.customers)
     jobs_per_customer = [0] * len(workload.customers)
     busy = 0.0
@@ -134,6 +142,12 @@ def summarize(workload: Workload, result: RunResult, names: list[str],
         s = slowdown(wait, runtime)
         waits_by_group[groups[i]].append(wait)
         slow_by_group[groups[i]].append(s)
+        if workload.burst[i]:
+            burst_waits.append(wait)
+            burst_slow.append(s)
+        else:
+            steady_waits[groups[i]].append(wait)
+            steady_slow[groups[i]].append(s)
         who = workload.customer[i]
         per_customer[who] += s
         jobs_per_customer[who] += 1
@@ -156,7 +170,13 @@ def summarize(workload: Workload, result: RunResult, names: list[str],
         borrowed=result.borrowed,
         wall_seconds=result.wall_seconds,
         overall=WaitStats.of(all_waits, all_slow),
+        burst=WaitStats.of(burst_waits, burst_slow),
         groups=group_stats,
+        steady_groups={
+            name: WaitStats.of(waits, slow)
+            for name, waits, slow in zip(names, steady_waits, steady_slow, strict=True)
+            if waits
+        },
         waits=all_waits,
         group_waits={name: waits for name, waits in zip(names, waits_by_group, strict=True)
                      if waits},

@@ -79,7 +79,9 @@ class SimulationReport:
                     "borrowedAdmissions": p.borrowed,
                     "wallSeconds": round(p.wall_seconds, 3),
                     "overall": asdict(p.overall),
+                    "burstJobs": asdict(p.burst),
                     "groups": {name: asdict(s) for name, s in p.groups.items()},
+                    "steadyGroups": {name: asdict(s) for name, s in p.steady_groups.items()},
                 })
                 for p in self.policies
             ],
