@@ -34,15 +34,16 @@ crds: install ## regenerate crds/ and charts/tierq/crds/ from the pydantic model
 	$(PY) -m tierq.api.crdgen --out crds --out charts/tierq/crds
 
 .PHONY: bench
-bench: install ## scheduling-core benchmarks (figures printed, not asserted)
+bench: install ## scheduling-core and simulator benchmarks (figures printed, not asserted)
 	PYTHONPATH=operator $(PY) bench/bench_core.py
+	PYTHONPATH=operator $(PY) bench/bench_sim.py
 
 .PHONY: demo
 demo: install ## simulate the brief's workload: tierq lanes vs one FIFO queue vs per-tier queues
 	.venv/bin/tierq simulate --jobs 20000 --seed 1
 
 .PHONY: binaries
-binaries: ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok into .cache/k8s
+binaries: ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (~/.cache/tierq)
 	hack/build-binaries.sh
 
 .PHONY: cluster
