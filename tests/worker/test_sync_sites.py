@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,32 +214,6 @@ def test_apply_plan_keeps_going_after_a_failure() -> None:
 
 # ---- against a real API server (the cluster fixture) ---------------------------------------
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
-
-
-def _apply_customertier_crd(kubeconfig: str) -> None:
-    import yaml
-    from kubernetes import client, config
-
-    [path] = sorted(CRD_DIR.glob("*customertiers*.yaml"))
-    crd = yaml.safe_load(path.read_text())
-    api_client: Any = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    ext: Any = client.ApiextensionsV1Api(api_client)
-    try:
-        ext.create_custom_resource_definition(crd)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        got = ext.read_custom_resource_definition(crd["metadata"]["name"])
-        conditions = {c.type: c.status for c in (got.status.conditions or [])}
-        if conditions.get("Established") == "True":
-            return
-        time.sleep(0.2)
-    raise AssertionError("CustomerTier CRD not established")
-
-
 @pytest.mark.cluster
 @pytest.mark.usefixtures("restore_logging")
 def test_sync_sites_against_a_real_api_server(
@@ -249,6 +221,7 @@ def test_sync_sites_against_a_real_api_server(
 ) -> None:
     try:
         cluster = request.getfixturevalue("cluster")
+        request.getfixturevalue("crds")  # crds/*.yaml applied and Established
         namespace: str = request.getfixturevalue("namespace")
     except pytest.FixtureLookupError:
         pytest.skip("the cluster fixtures (tests/fixtures/cluster.py) are not available")
@@ -257,7 +230,6 @@ def test_sync_sites_against_a_real_api_server(
     from tierq.worker.db import make_engine
 
     kubeconfig = str(cluster.kubeconfig)
-    _apply_customertier_crd(kubeconfig)
     engine = make_engine(sqlite_url)
     ids = seed(engine, [SiteSpec("Acme", 12), SiteSpec("Zed", 3)]).site_ids
     api: Any = client.CustomObjectsApi(
@@ -307,3 +279,31 @@ def test_sync_sites_against_a_real_api_server(
                                               "customertiers")["items"]
     assert [i["metadata"]["name"] for i in items] == [f"site-{ids[0]}"]
     engine.dispose()
+
+
+@pytest.mark.cluster
+def test_progress_patch_lands_in_the_tieredjob_status(request: pytest.FixtureRequest) -> None:
+    """The worker's merge patch of status.progress, against the real CRD's status subresource."""
+    try:
+        cluster = request.getfixturevalue("cluster")
+        request.getfixturevalue("crds")
+        namespace: str = request.getfixturevalue("namespace")
+    except pytest.FixtureLookupError:
+        pytest.skip("the cluster fixtures (tests/fixtures/cluster.py) are not available")
+    from kubernetes import client, config
+
+    from tierq.worker.runner import ProgressUpdate, TieredJobStatusSink
+
+    api: Any = client.CustomObjectsApi(
+        config.new_client_from_config(config_file=str(cluster.kubeconfig))  # type: ignore[no-untyped-call]
+    )
+    api.create_namespaced_custom_object("tierq.dev", "v1alpha1", namespace, "tieredjobs", {
+        "apiVersion": "tierq.dev/v1alpha1", "kind": "TieredJob",
+        "metadata": {"name": "job-1"}, "spec": {"customer": "site-1", "jobType": "task_01"},
+    })
+    TieredJobStatusSink(api, "job-1", namespace)(ProgressUpdate(7, 10, 1.0))
+    got = api.get_namespaced_custom_object("tierq.dev", "v1alpha1", namespace, "tieredjobs",
+                                           "job-1")
+    progress = got["status"]["progress"]
+    assert progress["recordsDone"] == 7 and progress["recordsTotal"] == 10
+    assert progress["updatedAt"].endswith("Z")
