@@ -8,12 +8,19 @@ makes outside its namespace (ClusterRole, binding, ClusterKopfPeering, the TierP
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chart.conftest import CHART, Helm
 from fixtures.cluster import Cluster, apply_crds
@@ -22,6 +29,7 @@ from tierq.api.defaults import default_policy_spec
 pytestmark = pytest.mark.cluster
 
 PEERING_CRD = "clusterkopfpeerings.kopf.dev"
+VENV_BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -45,22 +53,32 @@ def _helm(helm: Helm, cluster: Cluster, *args: str, check: bool = True) -> Any:
     return helm.run(*args, "--kubeconfig", cluster.kubeconfig, check=check, timeout=180)
 
 
+def _delete_policy(cluster: Cluster) -> None:
+    """Delete the TierPolicy `default`, dropping the operator's finalizer: the operator that
+    would remove it may be gone (a test's local operator stops before the uninstall)."""
+    cluster.kubectl("patch", "tierpolicy", "default", "--type=merge",
+                    "-p", '{"metadata":{"finalizers":null}}', check=False)  # fmt: skip
+    cluster.kubectl("delete", "tierpolicy", "default", "--ignore-not-found", "--wait=true")
+
+
 def _set_aside_policy(cluster: Cluster) -> dict[str, Any] | None:
     """Remove a TierPolicy `default` made by someone else (cluster-scoped: one per cluster)."""
     proc = cluster.kubectl("get", "tierpolicy", "default", "-o", "json", check=False)
     if proc.returncode != 0:
         return None
     saved: dict[str, Any] = json.loads(proc.stdout)
-    cluster.kubectl("delete", "tierpolicy", "default", "--wait=true")
+    _delete_policy(cluster)
     meta = saved["metadata"]
     saved["metadata"] = {k: meta[k] for k in ("name", "labels", "annotations") if k in meta}
     saved.pop("status", None)
     return saved
 
 
-@pytest.fixture
-def release(cluster: Cluster, namespace: str, helm: Helm) -> Iterator[Release]:
-    """The chart installed into a namespace that enforces the restricted Pod Security Standard.
+@contextmanager
+def installed(
+    cluster: Cluster, namespace: str, helm: Helm, *sets: str
+) -> Iterator[Release]:
+    """The chart installed into `namespace`, which enforces the restricted Pod Security Standard.
 
     CRDs are applied server-side from the chart's crds/ first (helm never updates CRDs), then
     the release is installed with --skip-crds.
@@ -77,24 +95,30 @@ def release(cluster: Cluster, namespace: str, helm: Helm) -> Iterator[Release]:
     name = f"tq-{namespace[2:]}"
     args = [
         "install", name, str(CHART), "--namespace", namespace, "--skip-crds",
-        "--set", f"operator.peering.name={name}",
-        "--set", "demo.postgres.enabled=true",
-        "--set", "syncSites.enabled=true",
-        "--set", "database.createSecret=true",
-        "--timeout", "2m",
+        "--set", f"operator.peering.name={name}", "--timeout", "2m",
     ]  # fmt: skip
-    if not peering:  # the peering CRD is not shipped (yet): one standalone replica
+    if not peering:  # the peering CRD is not shipped: one standalone replica
         args += ["--set", "operator.replicas=1", "--set", "operator.peering.enabled=false"]
+    for s in sets:
+        args += ["--set", s]
     try:
         proc = _helm(helm, cluster, *args)
         assert "violate" not in proc.stderr.lower(), proc.stderr  # PodSecurity warnings
         yield Release(name, namespace, other, f"{name}-tierq", peering)
     finally:
+        _delete_policy(cluster)
         _helm(helm, cluster, "uninstall", name, "--namespace", namespace, check=False)
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
         if saved is not None:
-            cluster.kubectl("delete", "tierpolicy", "default", "--wait=true", check=False)
             cluster.apply(saved)
+
+
+@pytest.fixture
+def release(cluster: Cluster, namespace: str, helm: Helm) -> Iterator[Release]:
+    """The chart with every optional pod template: demo PostgreSQL and the sync CronJob."""
+    with installed(cluster, namespace, helm, "demo.postgres.enabled=true",
+                   "syncSites.enabled=true", "database.createSecret=true") as rel:  # fmt: skip
+        yield rel
 
 
 def _pods(cluster: Cluster, ns: str, component: str) -> list[dict[str, Any]]:
@@ -154,7 +178,6 @@ def test_operator_service_account_has_exactly_what_it_needs(
         ("patch", "tieredjobs.tierq.dev", other, "status"),
         ("patch", "customertiers.tierq.dev", other, "status"),
         ("patch", "tierpolicies.tierq.dev", None, "status"),
-        ("list", "pods", None, None),
         ("create", "events", other, None),
         ("patch", "clusterkopfpeerings.kopf.dev", None, None),
         ("list", "customresourcedefinitions.apiextensions.k8s.io", None, None),
@@ -165,6 +188,7 @@ def test_operator_service_account_has_exactly_what_it_needs(
         ("list", "secrets", None, None),
         ("get", "configmaps", other, None),
         ("create", "pods", other, None),
+        ("list", "pods", None, None),
         ("delete", "pods", other, None),
         ("create", "tieredjobs.tierq.dev", other, None),
         ("update", "tieredjobs.tierq.dev", other, None),
@@ -201,3 +225,100 @@ def test_worker_service_account_may_only_report_progress(
         ("list", "pods", ns, None),
     ]:
         assert not _can(cluster, sa, verb, resource, where, sub), (verb, resource, where, sub)
+
+
+# ---- the operator, running with nothing but its ServiceAccount's rights ----------------------
+
+
+def _token_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path) -> None:
+    """A kubeconfig that authenticates as the ServiceAccount itself (a TokenRequest token)."""
+    token = cluster.kubectl("-n", namespace, "create", "token", sa, "--duration=30m").stdout
+    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    ctx = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+    server = next(c for c in admin["clusters"] if c["name"] == ctx["context"]["cluster"])
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "c", "cluster": server["cluster"]}],
+        "users": [{"name": sa, "user": {"token": token.strip()}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": sa}}],
+    }))  # fmt: skip
+    path.chmod(0o600)
+
+
+def _operator_env(helm: Helm, cluster: Cluster, release: Release) -> dict[str, str]:
+    """The operator container's env vars as the chart renders them."""
+    manifest = _helm(helm, cluster, "get", "manifest", release.name, "-n", release.namespace)
+    for doc in yaml.safe_load_all(manifest.stdout):
+        if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"].endswith("-operator"):
+            (c,) = doc["spec"]["template"]["spec"]["containers"]
+            return {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    raise AssertionError("no operator Deployment in the release")
+
+
+def _phase(cluster: Cluster, ns: str, name: str) -> str | None:
+    tj = cluster.get("-n", ns, "tieredjob", name)
+    phase: str | None = (tj.get("status") or {}).get("phase")
+    return phase
+
+
+@pytest.mark.slow
+def test_operator_runs_a_scenario_with_only_its_service_account(
+    cluster: Cluster, namespace: str, helm: Helm, tmp_path: Path
+) -> None:
+    if not cluster.get("nodes", "-l", "type=kwok")["items"]:
+        pytest.skip("needs the local control plane's simulated pool nodes (kwok)")
+    sets = ("operator.replicas=0", "database.createSecret=true",
+            "database.url=postgresql://u:p@nowhere/db", "worker.timeScale=0.01")  # fmt: skip
+    with installed(cluster, namespace, helm, *sets) as rel:
+        kubeconfig = tmp_path / "operator.kubeconfig"
+        _token_kubeconfig(cluster, rel.namespace, f"{rel.fullname}-operator", kubeconfig)
+        env = {**os.environ, **_operator_env(helm, cluster, rel), "KUBECONFIG": str(kubeconfig),
+               "TIERQ_METRICS_PORT": "0", "TIERQ_REFRESH_SECONDS": "1"}  # fmt: skip
+        peering = [f"--peering={rel.name}"] if rel.peering else ["--standalone"]
+        log = tmp_path / "operator.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(VENV_BIN / "kopf"), "run", "--all-namespaces", "-m", "tierq.operator.main",
+                 *peering],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            ns = rel.namespace
+            cluster.apply([
+                {"apiVersion": "tierq.dev/v1alpha1", "kind": "CustomerTier",
+                 "metadata": {"name": "acme"}, "spec": {"siteId": 1, "recordVolume": 5000}},
+                {"apiVersion": "tierq.dev/v1alpha1", "kind": "CustomerTier",
+                 "metadata": {"name": "globex"}, "spec": {"siteId": 2, "recordVolume": 80000}},
+            ], namespace=ns)  # fmt: skip
+            jobs = {"acme-1": ("acme", "task_01"), "globex-1": ("globex", "task_02")}
+            cluster.apply([
+                {"apiVersion": "tierq.dev/v1alpha1", "kind": "TieredJob",
+                 "metadata": {"name": name, "annotations": {"sim.tierq.dev/duration": "1s"}},
+                 "spec": {"customer": customer, "jobType": job_type}}
+                for name, (customer, job_type) in jobs.items()
+            ], namespace=ns)  # fmt: skip
+            deadline = time.monotonic() + 120
+            for name in jobs:
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if _phase(cluster, ns, name) in ("Succeeded", "Failed"):
+                        break
+                    time.sleep(0.5)
+                status = cluster.get("-n", ns, "tieredjob", name).get("status")
+                assert status and status.get("phase") == "Succeeded", (
+                    f"TieredJob {name}: {status}\noperator log:\n{log.read_text()[-3000:]}"
+                )
+            # The Jobs ran under the worker ServiceAccount, admitted by `restricted`.
+            for job in cluster.get("-n", ns, "jobs")["items"]:
+                pod = job["spec"]["template"]["spec"]
+                assert pod["serviceAccountName"] == f"{rel.fullname}-worker"
+            lanes = {cluster.get("-n", ns, "tieredjob", n)["status"]["lane"] for n in jobs}
+            assert lanes == {"small.instant", "large.medium"}  # 5 s and 800 s estimates
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        text = log.read_text()
+        assert "Forbidden" not in text and " 403" not in text, text[-4000:]
