@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert
-from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from tierq.worker.db import RecordCapacity, Site, UserRecords, create_schema, drop_schema
+from tierq.worker.db import SITE_FK_NAME, RecordCapacity, Site, create_schema, drop_schema
 
 log = logging.getLogger("tierq.worker.seed")
 
@@ -213,12 +212,15 @@ def _copy_all(
     dropped for the load and added back at the end: one validating join instead of a trigger
     per row, about a third of the load time.
     """
-    fk = next(iter(UserRecords.__table__.c.site_id.foreign_keys)).constraint
-    assert fk is not None
+    # Raw DDL on purpose: SQLAlchemy's AddConstraint() marks the metadata's constraint as
+    # "added by ALTER", and a later create_all() would then create the table without it.
+    drop_fk = f"ALTER TABLE website_userrecords DROP CONSTRAINT IF EXISTS {SITE_FK_NAME}"
+    add_fk = (f"ALTER TABLE website_userrecords ADD CONSTRAINT {SITE_FK_NAME} FOREIGN KEY"
+              " (site_id) REFERENCES website_site (id) ON DELETE CASCADE")
     columns = ", ".join(_COLUMNS)
     with engine.connect() as conn:
         if defer_fk:
-            conn.execute(DropConstraint(fk))
+            conn.exec_driver_sql(drop_fk)
         raw: Any = conn.connection.driver_connection  # psycopg.Connection
         with raw.cursor() as cur:
             for site_id, spec in sites:
@@ -226,7 +228,7 @@ def _copy_all(
                     for block in _copy_text(site_id, spec, chunk):
                         copy.write(block)
         if defer_fk:
-            conn.execute(AddConstraint(fk))
+            conn.exec_driver_sql(add_fk)
         conn.commit()
         conn.exec_driver_sql("ANALYZE website_site")
         conn.exec_driver_sql("ANALYZE website_userrecords")
