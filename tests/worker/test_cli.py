@@ -166,7 +166,7 @@ def test_sigterm_stops_at_a_record_boundary_exit_30(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert time.monotonic() - started < 2  # no waiting for the whole site
+    assert time.monotonic() - started < 5  # not the ~10 s the whole site would take
     assert proc.returncode == contract.EXIT_INTERRUPTED == 30
     summary = termination_log(tmp_path)
     assert summary["result"] == "Interrupted"
