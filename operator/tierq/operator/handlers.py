@@ -49,7 +49,7 @@ def _is_default(name: str, **_: Any) -> bool:
 
 
 @kopf.daemon(TIER_POLICY.group, TIER_POLICY.version, TIER_POLICY.plural, when=_is_default,
-             cancellation_timeout=5.0)
+             cancellation_timeout=5.0, backoff=5.0)
 async def leader(stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     """Runs while this replica is the active one and the policy exists.
 

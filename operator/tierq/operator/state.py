@@ -197,6 +197,7 @@ class Shell:
         self.policy_error: str | None = None
         self.active_generation: int | None = None
         self.tjs: dict[str, TJ] = {}
+        self.jobs_of: dict[str, set[str]] = {}  # customer key -> its TieredJobs' keys
         self.customers: dict[str, Cust] = {}
         self.dirty_jobs: set[str] = set()
         self.dirty_customers: set[str] = set()
@@ -214,6 +215,21 @@ class Shell:
             self.event_context = contextvars.copy_context()
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _add(self, tj: TJ) -> None:
+        old = self.tjs.get(tj.key)
+        if old is not None:
+            self._drop(old)
+        self.tjs[tj.key] = tj
+        self.jobs_of.setdefault(tj.customer, set()).add(tj.key)
+
+    def _drop(self, tj: TJ) -> None:
+        self.tjs.pop(tj.key, None)
+        owned = self.jobs_of.get(tj.customer)
+        if owned is not None:
+            owned.discard(tj.key)
+            if not owned:
+                del self.jobs_of[tj.customer]
+
     def _touch(self, *keys: str) -> None:
         self.dirty_jobs.update(keys)
         self.wake.set()
@@ -298,6 +314,7 @@ class Shell:
             jobs = await self._list(Kube.jobs_path,
                                     f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}")
             self.tjs = {}
+            self.jobs_of = {}
             self.customers = {}
             self.scheduler = None
             self.policy_present = policy is not None
@@ -321,7 +338,7 @@ class Shell:
             for body in sorted(tieredjobs, key=lambda b: b["metadata"].get(
                     "creationTimestamp", "")):
                 tj = TJ.from_body(body)
-                self.tjs[tj.key] = tj
+                self._add(tj)
                 self._adopt(tj, by_owner.get(tj.uid))
             self.active = True
             self.dirty_jobs.update(self.tjs)
@@ -412,9 +429,7 @@ class Shell:
         change = self.scheduler.upsert_customer(
             cust.key, site_id=cust.site_id, volume=cust.volume, pin=cust.pin,
             created=cust.created, now=now)
-        owner = self.scheduler.customers.get(cust.key)
-        if owner is not None:
-            self.dirty_jobs.update(owner.jobs)
+        self.dirty_jobs.update(self.jobs_of.get(cust.key, ()))
         if change.old != change.new and change.old is not None:
             self._tier_changed(change.customer, change.old, change.new, change.assigned_by)
         self.dirty_customers.add(cust.key)
@@ -425,8 +440,7 @@ class Shell:
             return
         cust.meta["pendingEvent"] = tier_change_message(old, new, by)
         self.dirty_customers.add(key)
-        if self.scheduler is not None and key in self.scheduler.customers:
-            self.dirty_jobs.update(self.scheduler.customers[key].jobs)
+        self.dirty_jobs.update(self.jobs_of.get(key, ()))
 
     async def on_customer(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(body["metadata"])
@@ -472,7 +486,7 @@ class Shell:
                 self._touch(key)
                 return
             tj = TJ.from_body(body)
-            self.tjs[key] = tj
+            self._add(tj)
             if tj.terminal:
                 return
             if self.scheduler is not None and self.active:
@@ -485,7 +499,7 @@ class Shell:
             tj = self.tjs.get(key)
             if tj is None or tj.uid != uid:
                 return
-            del self.tjs[key]
+            self._drop(tj)
             if self.scheduler is not None:
                 self.scheduler.remove_job(key)
             self._touch_customer(tj.customer)
