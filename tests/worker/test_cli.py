@@ -187,10 +187,13 @@ def test_seed_init_db_and_tasks_commands(
     assert main(["init-db", "--database-url", db_url]) == 0
     assert main(["seed", "--sites", "3", "--records", "40", "--database-url", db_url]) == 0
     assert "seeded 3 sites, 120 records" in capsys.readouterr().out
+    assert main(["seed", "--sites", "2", "--records", "5", "--database-url", db_url]) == 0
+    capsys.readouterr()
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(Site)) == 3
-        assert conn.scalar(select(func.count()).select_from(UserRecords)) == 120
+        assert conn.scalar(select(func.count()).select_from(UserRecords)) == 130
+        names = conn.scalars(select(Site.name).order_by(Site.id)).all()
+        assert names == [f"Customer {i:04d}" for i in range(1, 6)]  # a second run follows on
     engine.dispose()
     assert main(["tasks"]) == 0
     listed = capsys.readouterr().out.splitlines()

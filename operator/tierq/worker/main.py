@@ -222,11 +222,12 @@ def _run(
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from tierq.worker.db import database_url, make_engine
-    from tierq.worker.seed import plan_sites, seed
+    from tierq.worker.seed import existing_sites, plan_sites, seed
 
     engine = make_engine(database_url(args.database_url))
     specs = plan_sites(args.sites, seed=args.seed, records=args.records,
-                       inactive_every=args.inactive_every)
+                       inactive_every=args.inactive_every,
+                       first_index=1 if args.reset else existing_sites(engine) + 1)
     result = seed(engine, specs, reset=args.reset)
     print(f"seeded {len(result.site_ids)} sites, {result.records} records in "
           f"{result.seconds:.1f} s ({result.records_per_second:,.0f} records/s) "

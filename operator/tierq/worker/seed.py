@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, inspect, select
 
 from tierq.worker.db import SITE_FK_NAME, RecordCapacity, Site, create_schema, drop_schema
 
@@ -81,6 +81,14 @@ def plan_sites(
             n = records
         specs.append(SiteSpec(name=f"Customer {i:04d}", records=n, inactive_every=inactive_every))
     return specs
+
+
+def existing_sites(engine: Engine) -> int:
+    """How many sites the database holds (0 without the table): new demo names follow on."""
+    if not inspect(engine).has_table(Site.__tablename__):
+        return 0
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Site)) or 0)
 
 
 def seed(engine: Engine, sites: Sequence[SiteSpec], *, reset: bool = False) -> SeedResult:
