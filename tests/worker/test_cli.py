@@ -94,9 +94,9 @@ def test_invalid_time_scale_exit_2(sqlite_url: str, tmp_path: Path) -> None:
 
 
 def test_database_unreachable_exit_20(tmp_path: Path) -> None:
-    from fixtures.postgres import _free_port
+    from fixtures.postgres import free_port
 
-    url = f"postgresql://tierq@127.0.0.1:{_free_port()}/tierq"  # nothing listens there
+    url = f"postgresql://tierq@127.0.0.1:{free_port()}/tierq"  # nothing listens there
     proc = run_worker(["run", "--job-type", "task_01", "--site-id", "1"],
                       worker_env(url, tmp_path))
     assert proc.returncode == contract.EXIT_DATABASE_UNREACHABLE == 20, proc.stdout
