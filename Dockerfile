@@ -19,9 +19,8 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_LINK_MODE=copy \
     UV_NO_CACHE=1
 WORKDIR /src
-COPY pyproject.toml uv.lock ./
+COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --extra operator --no-install-project
-COPY README.md ./
 COPY operator ./operator
 RUN uv sync --frozen --no-dev --extra operator --no-editable
 
