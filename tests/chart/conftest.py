@@ -62,8 +62,8 @@ class Helm:
     ) -> list[dict[str, Any]]:  # fmt: skip
         """`helm template` of the chart: the rendered objects (values as --set or a dict)."""
         args = ["template", release, str(CHART), "--namespace", namespace, *extra]
-        for s in set_args:
-            args += ["--set", s]
+        for s in set_args:  # "--values=FILE" and other flags pass through
+            args += [s] if s.startswith("--") else ["--set", s]
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
             if values:
                 yaml.safe_dump(values, f)

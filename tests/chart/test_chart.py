@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from chart import schema_gen
-from chart.conftest import CHART, Helm, HelmFailed
+from chart.conftest import CHART, REPO, Helm, HelmFailed
 from tierq.api.defaults import default_policy_spec
 from tierq.api.policy import TierPolicySpec
 from tierq.core.policy import compile_policy
@@ -45,6 +45,9 @@ VARIATIONS: dict[str, list[str]] = {
         "operator.serviceAccount.name=tierq-existing",
     ],
     "local-control-plane": ["operator.replicas=0"],
+    "ubuntu-vm": [f"--values={REPO / 'deploy' / 'ubuntu-vm' / 'values.yaml'}",
+                  "database.createSecret=true", "demo.postgres.enabled=true",
+                  "demo.seed.enabled=true"],
 }  # fmt: skip
 
 # Custom resources: validated against their CRD, not kubernetes-validate's built-in schemas.
@@ -117,7 +120,7 @@ def test_values_schema_is_generated_from_the_models() -> None:
 def test_helm_lint(helm: Helm, variation: str) -> None:
     args = ["lint", "--strict", str(CHART)]
     for s in VARIATIONS[variation]:
-        args += ["--set", s]
+        args += [s] if s.startswith("--") else ["--set", s]
     proc = helm.run(*args, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -249,6 +252,14 @@ def test_rendered_policy_compiles(helm: Helm) -> None:
     assert len(compiled.lanes) == 15
     lane = compiled.lane("large", "long")
     assert lane.max_running == 4 and lane.node_pool.name == "batch"
+
+
+def test_the_ubuntu_vm_values_put_every_pool_on_the_one_node(helm: Helm) -> None:
+    spec = _policy(helm.template(*VARIATIONS["ubuntu-vm"]))
+    compiled = compile_policy(TierPolicySpec.model_validate(spec))
+    assert {tuple(lane.node_selector.items()) for lane in compiled.lanes.values()} == {
+        (("kubernetes.io/os", "linux"),)
+    }
 
 
 def test_lane_slots_are_sized_in_one_place(helm: Helm) -> None:
