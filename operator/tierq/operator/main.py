@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import sys
 from typing import Any
@@ -18,13 +17,12 @@ from tierq.operator.settings import Settings
 from tierq.operator.state import Shell
 
 
-def served_namespaces(argv: list[str] | None = None) -> tuple[str, ...]:
-    """The namespaces given to `kopf run` (-n/--namespace), or $TIERQ_NAMESPACES; empty
+def served_namespaces(settings: Settings, argv: list[str] | None = None) -> tuple[str, ...]:
+    """$TIERQ_NAMESPACES, or the namespaces given to `kopf run` (-n/--namespace); empty
     means cluster-wide. kopf does not hand them to handlers, and the rebuild must list
     exactly what the watches see."""
-    env = os.environ.get("TIERQ_NAMESPACES", "").strip()
-    if env:
-        return tuple(n.strip() for n in env.split(",") if n.strip())
+    if settings.namespaces:
+        return settings.namespaces
     args = sys.argv if argv is None else argv
     found: list[str] = []
     for i, arg in enumerate(args):
@@ -60,16 +58,16 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="tierq.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="tierq.dev", key="last-handled-configuration")
-    # Replicas of one priority would all pause (kopf treats that as a conflict): unless the
-    # chart pins one, every replica draws its own.
-    priority = os.environ.get("TIERQ_PEERING_PRIORITY", "").strip()
-    settings.peering.priority = int(priority) if priority else random.randint(1, 1_000_000)
-    # How long a dead active replica blocks the others (kopf's default is 60 s).
-    lifetime = os.environ.get("TIERQ_PEERING_LIFETIME", "").strip()
-    if lifetime:
-        settings.peering.lifetime = int(lifetime)
+    # Replicas of one priority would all pause (kopf treats that as a conflict): unless
+    # pinned (here or by --priority), every replica draws its own.
+    if ours.peering_priority is not None:
+        settings.peering.priority = ours.peering_priority
+    elif settings.peering.priority == 0:
+        settings.peering.priority = random.randint(1, 1_000_000)
+    if ours.peering_lifetime is not None:
+        settings.peering.lifetime = ours.peering_lifetime
     kube = await Kube.login(pool=max(16, ours.write_concurrency * 2))
-    shell = Shell(kube, ours, served_namespaces())
+    shell = Shell(kube, ours, served_namespaces(ours))
     memo.shell = shell
     memo.writer = asyncio.create_task(shell.run(), name="tierq writer")
     metrics.serve(ours.metrics_port)

@@ -37,6 +37,11 @@ class Settings:
     refresh_seconds: float = 10.0  # how often queue positions and ETAs are rewritten
     write_concurrency: int = 64  # API writes in flight at once
     post_events: bool = True  # Kubernetes Events per transition
+    # kopf peering: replicas of one priority would all pause (kopf sees a conflict), so
+    # unless one is pinned here every replica draws its own at start.
+    peering_priority: int | None = None
+    peering_lifetime: int | None = None  # seconds a dead active replica blocks the others
+    namespaces: tuple[str, ...] = ()  # empty: what `kopf run` serves (-n flags, or all)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +58,8 @@ class Settings:
             refresh_seconds=_float(e, "TIERQ_REFRESH_SECONDS", cls.refresh_seconds),
             write_concurrency=max(1, _int(e, "TIERQ_WRITE_CONCURRENCY", cls.write_concurrency)),
             post_events=_bool(e, "TIERQ_POST_EVENTS", cls.post_events),
+            peering_priority=_int(e, "TIERQ_PEERING_PRIORITY", 0) or None,
+            peering_lifetime=_int(e, "TIERQ_PEERING_LIFETIME", 0) or None,
+            namespaces=tuple(n.strip() for n in e.get("TIERQ_NAMESPACES", "").split(",")
+                             if n.strip()),
         )
