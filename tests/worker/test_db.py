@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from tierq.worker.db import (
@@ -80,7 +80,11 @@ def test_reads_the_original_django_schema(engine: Engine) -> None:
                 {"name": f"user {i}", "dob": dt.date(1990, 1, i + 1), "active": i != 5,
                  "site": site_id},
             )
-    create_schema(engine)  # an existing schema is left alone (no error, no new tables)
+    create_schema(engine)  # existing tables are left alone; only the worker's index is added
+    assert "website_userrecords_site_id_id" in {
+        ix["name"] for ix in inspect(engine).get_indexes("website_userrecords")
+    }
+    assert set(inspect(engine).get_table_names()) == {"website_site", "website_userrecords"}
 
     with Session(engine) as s:
         site = s.get(Site, site_id)

@@ -192,8 +192,17 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (an existing Django schema is left as it is)."""
+    """Create what is missing: tables, and the worker's (site_id, id) index.
+
+    Nothing existing is altered. On a Django database the tables exist and only the index is
+    added: without it, each keyset page of a large site re-reads the whole site through
+    Django's site_id index (and PostgreSQL locks writes to the table while CREATE INDEX runs;
+    on a busy application database create it CONCURRENTLY by hand first).
+    """
     Base.metadata.create_all(engine)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def drop_schema(engine: Engine) -> None:
