@@ -199,13 +199,15 @@ if [[ "$WATCH" == 0 ]]; then
   view
 else
   trap 'echo; exit 0' INT
+  tty=0 interval=10
+  if [[ -t 1 ]]; then tty=1 interval=2; fi
   while :; do
     out="$(view)"
-    clear 2>/dev/null || true
+    ((tty)) && clear
     echo "tierq lanes in namespace $NS ($runtime) - $(date +%T) - Ctrl-C to leave"
     echo "$out"
     echo "$out" | grep -qE '(New|Pending|Queued|Running) ' || break
-    sleep 2
+    sleep "$interval"
   done
   echo "every TieredJob has finished."
 fi
