@@ -8,7 +8,8 @@ by the test fixture's code, unless a URL is given):
   * seed speed: 1,000,000 records (10 sites x 100,000), COPY on PostgreSQL;
   * the worker's per-record overhead at TIERQ_TIME_SCALE=0 (records/s over a 200,000-record
     site), with the per-record log line written (to /dev/null) and with it filtered out;
-  * peak RSS of a `tierq-worker run` process streaming that 200,000-record site.
+  * peak RSS of a `tierq-worker run` process streaming that 200,000-record site;
+  * pacing: task_01 (1 ms per record) at time scale 1 over 3,000 records, against 3 s.
 """
 
 from __future__ import annotations
@@ -67,6 +68,18 @@ def bench_rate(engine: Engine, site_id: int, log_records: bool) -> tuple[int, fl
     return summary.records, seconds
 
 
+def bench_pacing(engine: Engine, records: int) -> tuple[float, float]:
+    """task_01 at time scale 1 over `records`: (expected seconds, measured seconds)."""
+    [site_id] = seed(engine, [SiteSpec("pacing", records, inactive_every=0)]).site_ids
+    with open(os.devnull, "w") as devnull:
+        logs.configure(level="INFO", stream=devnull)
+        started = time.perf_counter()
+        run_job(engine, BUILTIN_TASKS["task_01"], site_id, time_scale=1)
+        seconds = time.perf_counter() - started
+    logging.getLogger().handlers.clear()
+    return records * BUILTIN_TASKS["task_01"].seconds_per_record, seconds
+
+
 def peak_rss_mib(url: str, site_id: int) -> float:
     script = Path(sys.executable).parent / "tierq-worker"
     env = {**os.environ, "DATABASE_URL": url, "TIERQ_TIME_SCALE": "0",
@@ -94,6 +107,9 @@ def measure(label: str, url: str, seed_sites: int, seed_per_site: int, site_reco
                   f"  = {n / secs:>9,.0f} records/s ({1e6 * secs / n:5.1f} us/record, {what})")
         print(f"{label:10s} peak RSS  {peak_rss_mib(url, site_id):6.1f} MiB"
               f" (tierq-worker run over {site_records:,} records)")
+        expected, measured = bench_pacing(engine, 3_000)
+        print(f"{label:10s} pacing    task_01 x 3,000 records at scale 1: {measured:.3f} s"
+              f" for {expected:.3f} s of simulated work ({100 * (measured / expected - 1):+.1f}%)")
     finally:
         engine.dispose()
 
