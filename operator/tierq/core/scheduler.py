@@ -461,13 +461,14 @@ class Scheduler:
                     break
                 admissions.append(admitted)
         for members in self._cohorts.values():
+            borrowers = [m for m in members if m.entries and m.config.may_borrow]
+            if not borrowers:
+                continue
             # Slots still free after the own pass are idle: their lane has nothing to admit.
             lenders = [m for m in members if m.lendable() > 0]
             if not lenders:
                 continue
-            for lane in members:
-                if not lane.config.may_borrow:
-                    continue
+            for lane in borrowers:
                 while lane.entries:
                     lender = max((m for m in lenders if m is not lane and m.lendable() > 0),
                                  key=_Lane.lendable, default=None)
