@@ -40,8 +40,11 @@ def test_success_exit_0_with_summary_and_json_logs(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     site_id = seed_site(engine, 120)
-    proc = run_worker(["run", "--job-type", "task_01", "--site-id", str(site_id)],
-                      worker_env(db_url, tmp_path))
+    # It knows its TieredJob but is not in a pod: progress stays in the logs, no failure.
+    env = worker_env(db_url, tmp_path, TIERQ_TIEREDJOB_NAME="job-1",
+                     TIERQ_TIEREDJOB_NAMESPACE="tenants")
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = run_worker(["run", "--job-type", "task_01", "--site-id", str(site_id)], env)
     assert proc.returncode == contract.EXIT_OK, proc.stderr
     summary = termination_log(tmp_path)
     assert summary["result"] == "Succeeded"
@@ -52,6 +55,7 @@ def test_success_exit_0_with_summary_and_json_logs(
     final = [ln for ln in lines if ln["message"] == "progress"][-1]
     assert final["recordsDone"] == final["recordsTotal"] == 120 and final["final"] is True
     assert "rate" in final
+    assert any("no in-cluster Kubernetes access" in ln["message"] for ln in lines)
 
 
 def test_site_not_found_exit_10(sqlite_url: str, tmp_path: Path) -> None:
