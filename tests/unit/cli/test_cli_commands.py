@@ -282,3 +282,26 @@ def test_policy_show_default_file_and_cluster(fake: FakeObjects, tmp_path: Any) 
     bad = tierq("policy", "show", "-f", str(path))
     assert bad.exit_code == 1 and bad.stderr.startswith("error: ")
     assert bad.stderr.count("\n") == 1
+
+
+def test_sync_sites_delegates_to_the_worker(fake: FakeObjects,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tierq.worker import sync_sites as worker_sync
+
+    calls: list[dict[str, Any]] = []
+
+    def stub(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        plan = worker_sync.Plan(creates=[worker_sync.Change(
+            "create", "site-1", 1, {"spec": {"siteId": 1, "recordVolume": 10}})])
+        return worker_sync.SyncResult(namespace=kwargs["namespace"], plan=plan, sites=1,
+                                      dry_run=kwargs["dry_run"])
+
+    monkeypatch.setattr(worker_sync, "sync_sites", stub)
+    result = tierq("sync-sites", "--database-url", "postgresql://db/app", "--dry-run",
+                   "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert calls[0]["namespace"] == NS and calls[0]["api"] is fake
+    assert calls[0]["database_url"] == "postgresql://db/app" and calls[0]["dry_run"] is True
+    data = json.loads(result.stdout)
+    assert data["changes"] == ["create CustomerTier site-1 (siteId=1, recordVolume=10)"]
