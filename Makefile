@@ -38,6 +38,14 @@ bench: install ## scheduling-core and simulator benchmarks (figures printed, not
 	PYTHONPATH=operator $(PY) bench/bench_core.py
 	PYTHONPATH=operator $(PY) bench/bench_sim.py
 
+.PHONY: bench-worker
+bench-worker: install ## worker benchmarks: seed speed, records/s, peak RSS (SQLite + PostgreSQL)
+	PYTHONPATH=operator:tests $(PY) bench/bench_worker.py
+
+.PHONY: bench-operator
+bench-operator: install ## operator benchmarks on the cluster: admission rate, latency, memory
+	PYTHONPATH=operator:tests $(PY) bench/bench_operator.py
+
 .PHONY: demo
 demo: install ## simulate the brief's workload: tierq lanes vs one FIFO queue vs per-tier queues
 	.venv/bin/tierq simulate --jobs 20000 --seed 1
