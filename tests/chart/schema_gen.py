@@ -200,6 +200,7 @@ def build() -> Schema:
         {
             "image": _image("operator"),
             "replicas": _int("operator pods (0 stops the operator)"),
+            "watchNamespaces": _namespaces(),
             "peering": _obj(
                 {"enabled": _bool("kopf peering"), "name": _str("ClusterKopfPeering", **_dns())}
             ),
@@ -264,7 +265,7 @@ def build() -> Schema:
     worker = _obj(
         {
             "image": _image("worker"),
-            "namespaces": {"type": "array", "uniqueItems": True, "items": _str("ns", **_dns())},
+            "namespaces": _namespaces(),
             "serviceAccount": _sa(),
             "timeScale": _number("task time scale (1: real time)"),
         },
@@ -346,6 +347,10 @@ def build() -> Schema:
 def _dns(max_length: int = 63) -> Schema:
     return {"minLength": 1, "maxLength": max_length,
             "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}  # fmt: skip
+
+
+def _namespaces() -> Schema:
+    return {"type": "array", "uniqueItems": True, "items": _str("namespace", **_dns())}
 
 
 def _sa() -> Schema:

@@ -45,13 +45,14 @@ VARIATIONS: dict[str, list[str]] = {
         "operator.serviceAccount.name=tierq-existing",
     ],
     "local-control-plane": ["operator.replicas=0"],
+    "watched-namespaces": ["operator.watchNamespaces={team-a,team-b}"],
     "ubuntu-vm": [f"--values={REPO / 'deploy' / 'ubuntu-vm' / 'values.yaml'}",
                   "database.createSecret=true", "demo.postgres.enabled=true",
                   "demo.seed.enabled=true"],
 }  # fmt: skip
 
 # Custom resources: validated against their CRD, not kubernetes-validate's built-in schemas.
-CUSTOM_KINDS = {"TierPolicy", "ClusterKopfPeering", "ServiceMonitor"}
+CUSTOM_KINDS = {"TierPolicy", "ClusterKopfPeering", "KopfPeering", "ServiceMonitor"}
 
 
 def _json_schema(node: Any) -> Any:
@@ -312,6 +313,30 @@ def test_operator_role_is_least_privilege(helm: Helm) -> None:
     assert not {v for g, r, v in rules if r in ("tieredjobs", "customertiers")} & {
         "create", "update", "delete",
     }  # fmt: skip
+
+
+def test_watched_namespaces_get_roles_and_peering_there_only(helm: Helm) -> None:
+    objs = helm.template("operator.watchNamespaces={team-a,team-b}")
+    (c,) = _one(objs, "Deployment", "operator")["spec"]["template"]["spec"]["containers"]
+    assert "--namespace=team-a" in c["args"] and "--namespace=team-b" in c["args"]
+    assert "--all-namespaces" not in c["args"]
+    cluster_rules = _rules(_one(objs, "ClusterRole"))
+    assert {r for _, r, _ in cluster_rules} == {
+        "tierpolicies", "tierpolicies/status", "namespaces", "customresourcedefinitions",
+    }  # fmt: skip
+    assert not {v for _, _, v in cluster_rules} - {"get", "list", "watch", "patch"}
+    roles = [r for r in _by_kind(objs, "Role") if r["metadata"]["name"] == "tierq-operator"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    for role in roles:
+        rules = _rules(role)
+        assert ("batch", "jobs", "create") in rules
+        assert ("kopf.dev", "kopfpeerings", "patch") in rules
+    peerings = _by_kind(objs, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    assert not _by_kind(objs, "ClusterKopfPeering")
+    # Workers follow the watched namespaces unless worker.namespaces says otherwise.
+    workers = [r for r in _by_kind(objs, "Role") if r["metadata"]["name"] == "tierq-worker"]
+    assert sorted(r["metadata"]["namespace"] for r in workers) == ["team-a", "team-b"]
 
 
 def test_worker_pods_may_only_patch_tieredjob_status_in_their_namespaces(helm: Helm) -> None:

@@ -113,12 +113,19 @@ def installed(
             cluster.apply(saved)
 
 
-@pytest.fixture
-def release(cluster: Cluster, namespace: str, helm: Helm) -> Iterator[Release]:
-    """The chart with every optional pod template: demo PostgreSQL and the sync CronJob."""
-    with installed(cluster, namespace, helm, "demo.postgres.enabled=true",
-                   "syncSites.enabled=true", "database.createSecret=true") as rel:  # fmt: skip
-        yield rel
+@pytest.fixture(scope="module")
+def release(cluster: Cluster, helm: Helm) -> Iterator[Release]:
+    """The chart with every optional pod template (demo PostgreSQL, the sync CronJob), once
+    for the tests that only look at it."""
+    namespace = f"t-{uuid.uuid4().hex[:10]}"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl("label", "namespace", namespace, "tierq.dev/test=true")
+    try:
+        with installed(cluster, namespace, helm, "demo.postgres.enabled=true",
+                       "syncSites.enabled=true", "database.createSecret=true") as rel:  # fmt: skip
+            yield rel
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def _pods(cluster: Cluster, ns: str, component: str) -> list[dict[str, Any]]:
@@ -255,13 +262,13 @@ def _token_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path) -> 
     path.chmod(0o600)
 
 
-def _operator_env(helm: Helm, cluster: Cluster, release: Release) -> dict[str, str]:
-    """The operator container's env vars as the chart renders them."""
+def _operator_container(helm: Helm, cluster: Cluster, release: Release) -> dict[str, Any]:
+    """The operator container as the release renders it (command, args, env)."""
     manifest = _helm(helm, cluster, "get", "manifest", release.name, "-n", release.namespace)
     for doc in yaml.safe_load_all(manifest.stdout):
         if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"].endswith("-operator"):
             (c,) = doc["spec"]["template"]["spec"]["containers"]
-            return {e["name"]: e["value"] for e in c["env"] if "value" in e}
+            return dict(c)
     raise AssertionError("no operator Deployment in the release")
 
 
@@ -272,26 +279,31 @@ def _phase(cluster: Cluster, ns: str, name: str) -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scope", ["all-namespaces", "watched-namespace"])
 def test_operator_runs_a_scenario_with_only_its_service_account(
-    cluster: Cluster, namespace: str, helm: Helm, tmp_path: Path
+    cluster: Cluster, namespace: str, helm: Helm, tmp_path: Path, scope: str
 ) -> None:
+    """The operator's command line and env from the release, its ServiceAccount's token as its
+    only credential: two customers, two jobs, both run to the end (pods simulated by kwok)."""
     if not cluster.get("nodes", "-l", "type=kwok")["items"]:
         pytest.skip("needs the local control plane's simulated pool nodes (kwok)")
-    sets = ("operator.replicas=0", "database.createSecret=true",
-            "database.url=postgresql://u:p@nowhere/db", "worker.timeScale=0.01")  # fmt: skip
+    sets = ["operator.replicas=0", "database.createSecret=true",
+            "database.url=postgresql://u:p@nowhere/db", "worker.timeScale=0.01"]  # fmt: skip
+    if scope == "watched-namespace":  # Roles in this namespace only, a KopfPeering there
+        sets.append(f"operator.watchNamespaces={{{namespace}}}")
     with installed(cluster, namespace, helm, *sets) as rel:
         kubeconfig = tmp_path / "operator.kubeconfig"
         _token_kubeconfig(cluster, rel.namespace, f"{rel.fullname}-operator", kubeconfig)
-        env = {**os.environ, **_operator_env(helm, cluster, rel), "KUBECONFIG": str(kubeconfig),
-               "TIERQ_METRICS_PORT": "0", "TIERQ_REFRESH_SECONDS": "1"}  # fmt: skip
-        peering = [f"--peering={rel.name}"] if rel.peering else ["--standalone"]
+        container = _operator_container(helm, cluster, rel)
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "TIERQ_REFRESH_SECONDS": "1",
+               **{e["name"]: e["value"] for e in container["env"] if "value" in e},
+               "TIERQ_METRICS_PORT": "0"}  # fmt: skip
+        args = [a for a in container["args"] if not a.startswith("--liveness=")]
+        assert container["command"] == ["kopf"] and args[0] == "run"
         log = tmp_path / "operator.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [str(VENV_BIN / "kopf"), "run", "--all-namespaces", "-m", "tierq.operator.main",
-                 *peering],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            proc = subprocess.Popen([str(VENV_BIN / "kopf"), *args], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT)  # fmt: skip
         try:
             ns = rel.namespace
             cluster.apply([
@@ -332,3 +344,21 @@ def test_operator_runs_a_scenario_with_only_its_service_account(
                 proc.wait()
         text = log.read_text()
         assert "Forbidden" not in text and " 403" not in text, text[-4000:]
+
+
+def test_operator_watching_one_namespace_may_not_touch_another(
+    cluster: Cluster, namespace: str, helm: Helm
+) -> None:
+    with installed(cluster, namespace, helm, f"operator.watchNamespaces={{{namespace}}}") as rel:
+        sa, ns, other = rel.operator_sa, rel.namespace, rel.other_namespace
+        assert _can(cluster, sa, "create", "jobs.batch", ns)
+        assert _can(cluster, sa, "patch", "tieredjobs.tierq.dev", ns, "status")
+        assert _can(cluster, sa, "patch", "kopfpeerings.kopf.dev", ns)
+        assert _can(cluster, sa, "watch", "tierpolicies.tierq.dev", None)
+        for verb, resource, sub in [
+            ("create", "jobs.batch", None), ("list", "tieredjobs.tierq.dev", None),
+            ("patch", "tieredjobs.tierq.dev", "status"), ("create", "events", None),
+        ]:  # fmt: skip
+            assert not _can(cluster, sa, verb, resource, other, sub), (verb, resource, other)
+        assert not _can(cluster, sa, "list", "jobs.batch", None)  # not cluster-wide
+        assert not _can(cluster, sa, "patch", "clusterkopfpeerings.kopf.dev", None)

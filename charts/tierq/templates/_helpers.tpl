@@ -73,7 +73,7 @@ app.kubernetes.io/part-of: tierq
 
 {{/* Namespaces where TieredJobs live (worker pods run there). */}}
 {{- define "tierq.worker.namespaces" -}}
-{{- $ns := .Values.worker.namespaces -}}
+{{- $ns := .Values.worker.namespaces | default .Values.operator.watchNamespaces -}}
 {{- if not $ns -}}{{- $ns = list .Release.Namespace -}}{{- end -}}
 {{- toJson (uniq $ns) -}}
 {{- end -}}
