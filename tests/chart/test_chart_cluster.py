@@ -335,6 +335,37 @@ def test_operator_runs_a_scenario_with_only_its_service_account(
                 assert pod["serviceAccountName"] == f"{rel.fullname}-worker"
             lanes = {cluster.get("-n", ns, "tieredjob", n)["status"]["lane"] for n in jobs}
             assert lanes == {"small.instant", "large.medium"}  # 5 s and 800 s estimates
+
+            # Moving a customer, a job that fails for good, a running job deleted: every
+            # other write the operator makes.
+            cluster.kubectl("-n", ns, "patch", "customertier", "acme", "--type=merge",
+                            "-p", '{"spec":{"tier":"medium"}}')  # fmt: skip
+            cluster.wait_for(
+                lambda: (cluster.get("-n", ns, "customertier", "acme").get("status") or {})
+                .get("tier") == "medium", timeout=60, what="acme to move to medium",
+            )  # fmt: skip
+            doomed = {"apiVersion": "tierq.dev/v1alpha1", "kind": "TieredJob",
+                      "metadata": {"name": "doomed", "annotations": {
+                          "sim.tierq.dev/duration": "1s", "sim.tierq.dev/exit-code": "10"}},
+                      "spec": {"customer": "acme", "jobType": "task_01"}}  # fmt: skip
+            slow = {"apiVersion": "tierq.dev/v1alpha1", "kind": "TieredJob",
+                    "metadata": {"name": "slow", "annotations": {"sim.tierq.dev/duration": "5m"}},
+                    "spec": {"customer": "globex", "jobType": "task_01"}}  # fmt: skip
+            cluster.apply([doomed, slow], namespace=ns)
+            cluster.wait_for(lambda: _phase(cluster, ns, "doomed") == "Failed", timeout=90,
+                             what="doomed to fail (exit code 10: no retry)")  # fmt: skip
+            cluster.wait_for(lambda: _phase(cluster, ns, "slow") == "Running", timeout=60,
+                             what="slow to run")  # fmt: skip
+            job_name = cluster.get("-n", ns, "tieredjob", "slow")["status"]["jobName"]
+            cluster.kubectl("-n", ns, "delete", "tieredjob", "slow", "--wait=false")
+            cluster.wait_for(
+                lambda: cluster.kubectl("-n", ns, "get", "job", job_name, check=False).returncode,
+                timeout=60, what=f"Job {job_name} of the deleted TieredJob to go",
+            )  # fmt: skip
+            events = cluster.get("-n", ns, "events", "--field-selector",
+                                 "involvedObject.kind=TieredJob")["items"]  # fmt: skip
+            assert events, "the operator posts Events on TieredJobs"
+            assert proc.poll() is None, log.read_text()[-4000:]
         finally:
             proc.terminate()
             try:
