@@ -7,6 +7,7 @@ the TierPolicy against the CRD the chart ships and against the pydantic model.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,28 @@ def test_values_schema_is_generated_from_the_models() -> None:
     assert Path(schema_gen.SCHEMA_PATH).read_text() == schema_gen.render(), (
         "charts/tierq/values.schema.json is stale: run .venv/bin/python tests/chart/schema_gen.py"
     )
+
+
+def test_every_values_key_has_a_comment() -> None:
+    """Each key of values.yaml (outside list items) has a comment line right above it."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    item_indent: int | None = None
+    bare: list[str] = []
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)(-\s+)?([A-Za-z][\w.]*):", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        if m.group(2):
+            item_indent = indent
+            continue
+        if item_indent is not None and indent > item_indent:
+            continue
+        item_indent = None
+        above = next(x for x in reversed(lines[:i]) if x.strip()) if i else ""
+        if not above.lstrip().startswith("#"):
+            bare.append(f"{i + 1}: {line.strip()}")
+    assert not bare, "values.yaml keys without a comment:\n" + "\n".join(bare)
 
 
 @pytest.mark.parametrize("variation", sorted(VARIATIONS))
