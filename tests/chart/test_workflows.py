@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chart.conftest import REPO
+from chart.conftest import REPO, Helm
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yaml"))
 
@@ -71,7 +71,8 @@ def test_actionlint() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-SCRIPTS = [REPO / "hack" / "up.sh", REPO / "deploy" / "ubuntu-vm" / "install-k3s.sh"]
+SCRIPTS = [REPO / "hack" / "up.sh", REPO / "deploy" / "ubuntu-vm" / "install-k3s.sh",
+           REPO / ".github" / "scripts" / "package-chart.sh"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -85,3 +86,23 @@ def test_scripts_parse_and_pass_shellcheck(script: Path) -> None:
     proc = subprocess.run([shellcheck, "-x", str(script)], capture_output=True, text=True,
                           cwd=REPO, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stdout
+
+
+def test_release_packages_the_chart_for_its_registry(helm: Helm, tmp_path: Path) -> None:
+    """What release.yaml pushes: versioned by the tag, images from the release registry."""
+    proc = subprocess.run(
+        [str(REPO / ".github" / "scripts" / "package-chart.sh"), "1.2.3", "ghcr.io/acme",
+         str(tmp_path), helm.binary],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    tgz = Path(proc.stdout.strip())
+    assert tgz == tmp_path / "tierq-1.2.3.tgz" and tgz.exists()
+    rendered = helm.run("template", "t", str(tgz)).stdout
+    images = {
+        c["image"]
+        for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }  # fmt: skip
+    assert images == {"ghcr.io/acme/tierq-operator:1.2.3"}
+    assert "ghcr.io/acme/tierq-worker:1.2.3" in rendered  # TIERQ_WORKER_IMAGE
