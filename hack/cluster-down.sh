@@ -6,6 +6,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -d "$CLUSTER_DIR" ]] || { log "no cluster state in $CLUSTER_DIR"; exit 0; }
+if [[ -z "${TIERQ_CLUSTER_LOCKED:-}" ]]; then
+  exec 8>"$CLUSTER_DIR.lock"
+  flock 8
+fi
 
 if [[ "$(cat "$CLUSTER_DIR/runtime" 2>/dev/null)" == kind ]]; then
   name="$(cat "$CLUSTER_DIR/kind-name" 2>/dev/null || echo tierq)"
@@ -34,5 +38,6 @@ else
   log "stopped ${#pids[@]} control plane processes"
 fi
 rm -rf "${CLUSTER_DIR:?}/pids" "$CLUSTER_DIR/pki" "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/logs" \
+  "$CLUSTER_DIR/users" \
   "$CLUSTER_DIR/ports" "$CLUSTER_DIR/runtime" "$CLUSTER_DIR/kind-name" "$TIERQ_KUBECONFIG_LOCAL"
 rmdir "$CLUSTER_DIR" 2>/dev/null || true

@@ -31,6 +31,19 @@ if api_ready; then
   exit 0
 fi
 
+# One starter at a time per state folder (parallel pytest sessions share it): the second one
+# waits, then finds the cluster running.
+if [[ -z "${TIERQ_CLUSTER_LOCKED:-}" ]]; then
+  mkdir -p "$(dirname "$CLUSTER_DIR")"
+  exec 8>"$CLUSTER_DIR.lock"
+  flock 8
+  export TIERQ_CLUSTER_LOCKED=1
+  if api_ready; then
+    log "cluster already running: $KCFG (started meanwhile)"
+    exit 0
+  fi
+fi
+
 runtime="${TIERQ_CLUSTER_RUNTIME:-auto}"
 if [[ "$runtime" == auto ]]; then
   runtime=local
@@ -150,7 +163,8 @@ K=("$KUBECTL" --kubeconfig "$PKI/admin.kubeconfig")
 start() {  # start NAME ARGS...: run in its own session, log and pid under the state dir
   local name="$1"
   shift
-  setsid "$K8S_BIN_DIR/$name" "$@" >"$CLUSTER_DIR/logs/$name.log" 2>&1 </dev/null &
+  # 8>&-: the daemons must not inherit the start lock.
+  setsid "$K8S_BIN_DIR/$name" "$@" >"$CLUSTER_DIR/logs/$name.log" 2>&1 </dev/null 8>&- &
   echo $! >"$CLUSTER_DIR/pids/$name"
 }
 wait_for() {  # wait_for WHAT SECONDS COMMAND...
