@@ -62,7 +62,7 @@ def simulate_command(
     jobs: Annotated[int, typer.Option("--jobs", help="Jobs to generate.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same run).")] = 1,
     load: Annotated[float, typer.Option("--load", help="Offered work (steady + bursts) as a "
-                                        "fraction of all slots.")] = 0.9,
+                                        "fraction of all slots.")] = 0.7,
     customers: Annotated[int, typer.Option("--customers", help="Customers (70% small, 22% "
                                            "medium, 8% large).")] = 300,
     bursts: Annotated[int | None, typer.Option("--bursts", help="Bursts of long jobs "

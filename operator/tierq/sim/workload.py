@@ -71,8 +71,10 @@ class WorkloadParams:
 
     jobs: int = 20_000
     seed: int = 1
-    load: float = 0.9
-    """Offered work (steady + bursts) over the horizon, as a fraction of all slots."""
+    load: float = 0.7
+    """Offered work (steady + bursts) over the horizon, as a fraction of all slots. 0.7: a
+    cluster sized with the usual 30% headroom; at 0.9 lanes that must each keep a slot for
+    short work leave too few for the long work (see the README's figures)."""
     slots: int = 44
     """Worker slots the load is relative to (the policy's total)."""
     customers: int = 300

@@ -22,7 +22,7 @@ def test_simulate_prints_the_comparison_table() -> None:
 def test_simulate_json_what_if_and_plot(tmp_path: Path) -> None:
     plot = tmp_path / "waits.png"
     result = runner.invoke(app, [
-        "simulate", "--jobs", "2000", "--seed", "3", "-o", "json", "--plot", str(plot),
+        "simulate", "--jobs", "800", "--seed", "3", "-o", "json", "--plot", str(plot),
         "--what-if", "lane=small.instant:maxRunning=8", "--policies", "tierq,fifo",
     ])
     assert result.exit_code == 0, result.stderr
