@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import kopf
 from pydantic import ValidationError
@@ -64,6 +65,21 @@ def _ref(res_kind: str, meta: Mapping[str, Any]) -> dict[str, Any]:
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta}}
 
 
+class Written(NamedTuple):
+    """What was last written to a TieredJob's status, compactly (10,000 queued jobs must
+    not keep 10,000 status bodies alive)."""
+
+    digest: int
+    lane: str | None
+    reason: str | None
+    position: int | None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Written:
+        return cls(hash(json.dumps(body, sort_keys=True, default=str)), body.get("lane"),
+                   body.get("reason"), body.get("queuePosition"))
+
+
 @dataclass(slots=True)
 class TJ:
     """One TieredJob as the shell knows it."""
@@ -81,14 +97,14 @@ class TJ:
     labels: dict[str, str]
     conditions: list[dict[str, Any]]
     phase: Phase | None
-    written: dict[str, Any] | None = None
+    written: Written | None = None
     job_name: str | None = None
     lane: str | None = None
     slot_lane: str | None = None
     estimate: float | None = None
     admitted_at: float | None = None
     outcome: JobOutcome | None = None
-    failure: tuple[str, str] | None = None  # (reason, message) of a Failed without a Job
+    failure: tuple[str, str, float] | None = None  # (reason, message, when): Failed, no Job
 
     @property
     def uid(self) -> str:
@@ -251,7 +267,8 @@ class Shell:
                                        priority=tj.priority, suspended=tj.suspend,
                                        queued_at=tj.queued_at)
         if result is Reason.UNKNOWN_JOB_TYPE:
-            tj.failure = (str(result), f"job type {tj.job_type!r} is not in the TierPolicy")
+            tj.failure = (str(result), f"job type {tj.job_type!r} is not in the TierPolicy",
+                          time.time())
         self._touch(tj.key)
 
     def _restore(self, tj: TJ, job: Mapping[str, Any], outcome: JobOutcome) -> None:
@@ -366,7 +383,7 @@ class Shell:
         if tj.phase is Phase.RUNNING and tj.job_name:
             # Admitted before, but its Job is gone (deleted by hand, or by its TTL while the
             # operator was away): nothing can tell how it ended.
-            tj.failure = ("JobDeleted", f"Job {tj.job_name} no longer exists")
+            tj.failure = ("JobDeleted", f"Job {tj.job_name} no longer exists", time.time())
             return
         if self.scheduler is not None:
             self._submit(tj)
@@ -528,7 +545,8 @@ class Shell:
                 return
             sjob = self.scheduler.jobs.get(key) if self.scheduler else None
             if event_type == "DELETED" and not outcome.finished:
-                tj.failure = ("JobDeleted", f"Job {meta['name']} was deleted before it ended")
+                tj.failure = ("JobDeleted", f"Job {meta['name']} was deleted before it ended",
+                              time.time())
                 if self.scheduler is not None:
                     self.scheduler.remove_job(key)
             elif outcome.finished:
@@ -640,9 +658,9 @@ class Shell:
         old = tj.written
         if old is None or tj.phase is not Phase.QUEUED or view.phase is not Phase.QUEUED:
             return False
-        if old.get("lane") != view.lane or old.get("reason") != view.reason:
+        if old.lane != view.lane or old.reason != view.reason:
             return False
-        before, after = old.get("queuePosition"), view.queue_position
+        before, after = old.position, view.queue_position
         if before is None or after is None:
             return False
         return abs(before - after) < max(1, before // 10) and after > 10
@@ -667,6 +685,7 @@ class Shell:
         view = self._view(tj, sched, {}, {})
         assert view is not None
         body = self._status_body(plan, tj, view, now)
+        tj.written = Written.of(body)
         plan.creates.append((tj, job, body))
         metrics.ADMISSIONS.labels(lane, tier, cls, str(slot_lane != lane).lower()).inc()
         metrics.QUEUE_WAIT.labels(tier, cls).observe(max(0.0, now - tj.queued_at))
@@ -686,7 +705,7 @@ class Shell:
                                                              tj.queued_at)
         if tj.failure is not None:
             return JobView(Phase.FAILED, tj.failure[0], tj.failure[1], job_name=tj.job_name,
-                           completion_time=time.time()).placed(tj.lane, tj.estimate,
+                           completion_time=tj.failure[2]).placed(tj.lane, tj.estimate,
                                                                tj.queued_at)
         sjob = sched.jobs.get(tj.key) if sched is not None else None
         if tj.job_name and (sjob is None or sjob.state is JobState.RUNNING) and (
@@ -737,7 +756,7 @@ class Shell:
         body = tieredjob_status(view, tj.conditions, now, tj.generation)
         ref = _ref("TieredJob", tj.meta)
         if view.phase is not tj.phase or (
-                tj.written is not None and tj.written.get("lane") != body.get("lane")
+                tj.written is not None and tj.written.lane != body.get("lane")
                 and view.phase is Phase.QUEUED):
             moved = tj.phase is view.phase
             kind = "Warning" if view.phase in (Phase.FAILED, Phase.PENDING) else "Normal"
@@ -754,13 +773,14 @@ class Shell:
             tj.labels.update(labels)
             plan.patches.append((Kube.custom_path(TIERED_JOB, tj.namespace, tj.name),
                                  {"metadata": {"labels": labels}}))
-        tj.written, tj.conditions, tj.phase = body, body["conditions"], view.phase
+        tj.conditions, tj.phase = body["conditions"], view.phase
         return body
 
     def _plan_status(self, plan: Plan, tj: TJ, view: JobView, now: float) -> None:
         before = tj.written
         body = self._status_body(plan, tj, view, now)
-        if body != before:
+        tj.written = Written.of(body)
+        if tj.written != before:
             plan.statuses.append(
                 (Kube.custom_path(TIERED_JOB, tj.namespace, tj.name, "status"), body))
 
