@@ -175,7 +175,8 @@ def _resolve_lane(spec: TierPolicySpec, tier: str, cls: DurationClass,
     if deadline is None and cls.max_seconds is not None:
         deadline = 2 * cls.max_seconds + 60  # the estimate is an estimate
     may_borrow = (
-        merged["cohort"] is not None
+        merged["max_running"] > 0  # maxRunning 0 closes a lane: it does not borrow either
+        and merged["cohort"] is not None
         and cls.max_seconds is not None
         and cls.max_seconds <= spec.borrowing.max_borrower_class_seconds
     )

@@ -312,3 +312,13 @@ def test_deleting_a_queued_job_removes_it(make_scheduler: Make) -> None:
     s.remove_job("ns/j0")
     assert admitted(s) == ["j1"]
     assert s.lane_stats()[0].queued == 0
+
+
+def test_a_closed_lane_neither_runs_nor_borrows(make_scheduler: Make) -> None:
+    spec = with_overrides(small_spec(max_running=2, cohort="c"),
+                          LaneOverride(tier="small", duration_class="quick", max_running=0))
+    s = make_scheduler(spec)
+    customer(s, "a")
+    submit(s, "j", "a", "task_fixed")
+    assert s.schedule(0) == []
+    assert s.explain("ns/j", 0).reason is Reason.LANE_CLOSED
