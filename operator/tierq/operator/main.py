@@ -50,6 +50,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     settings.posting.enabled = ours.post_events
     # Per-object event batching adds its window to every reaction: keep it short.
     settings.batching.batch_window = 0.01
+    # kopf keeps one worker task per object that had an event until it idles this long; with
+    # 10,000 TieredJobs changing at once, shorter idling keeps far fewer of them alive.
+    settings.batching.idle_timeout = 1.0
+    # Events are posted by their own workers; a few at a time keep bursts of transitions
+    # from competing with admissions for the API server.
+    settings.posting.worker_limit = 8
     settings.watching.server_timeout = 300
     settings.watching.connect_timeout = 30
     # The one kopf-managed mark on our objects (the daemon's finalizer on the TierPolicy);
@@ -66,7 +72,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
         settings.peering.priority = random.randint(1, 1_000_000)
     if ours.peering_lifetime is not None:
         settings.peering.lifetime = ours.peering_lifetime
-    kube = await Kube.login(pool=max(16, ours.write_concurrency * 2))
+    kube = await Kube.login(pool=ours.write_concurrency + 8)
     shell = Shell(kube, ours, served_namespaces(ours))
     memo.shell = shell
     memo.writer = asyncio.create_task(shell.run(), name="tierq writer")
