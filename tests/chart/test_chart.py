@@ -18,7 +18,7 @@ import yaml
 
 from chart import schema_gen
 from chart.conftest import CHART, REPO, Helm, HelmFailed
-from tierq.api.defaults import default_policy_spec
+from tierq.api.defaults import LANE_SLOTS, default_policy_spec
 from tierq.api.policy import TierPolicySpec
 from tierq.core.policy import compile_policy
 
@@ -275,7 +275,7 @@ def test_rendered_policy_compiles(helm: Helm) -> None:
     compiled = compile_policy(TierPolicySpec.model_validate(_policy(helm.template())))
     assert len(compiled.lanes) == 15
     lane = compiled.lane("large", "long")
-    assert lane.max_running == 4 and lane.node_pool.name == "batch"
+    assert lane.max_running == LANE_SLOTS["large"]["long"] and lane.node_pool.name == "batch"
 
 
 def test_the_ubuntu_vm_values_put_every_pool_on_the_one_node(helm: Helm) -> None:
@@ -293,7 +293,7 @@ def test_lane_slots_are_sized_in_one_place(helm: Helm) -> None:
     compiled = compile_policy(TierPolicySpec.model_validate(spec))
     assert compiled.lane("large", "long").max_running == 9
     assert compiled.lane("small", "marathon").max_running == 0
-    assert compiled.lane("medium", "long").max_running == 3  # untouched
+    assert compiled.lane("medium", "long").max_running == LANE_SLOTS["medium"]["long"]
 
 
 def test_a_platform_team_can_add_a_tier_and_a_pool(helm: Helm) -> None:

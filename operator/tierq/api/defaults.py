@@ -1,12 +1,13 @@
 """The default TierPolicy: the brief's three tiers, five duration classes and five tasks.
 
-The chart's values.yaml renders the same policy; `tests/unit/test_defaults.py` keeps the two
+The chart's values.yaml renders the same policy; `tests/chart/test_chart.py` keeps the two
 in step. Lane sizes come from `tierq simulate` on the brief's workload (see README).
 """
 
 from __future__ import annotations
 
 from tierq.api.policy import (
+    Borrowing,
     DurationClass,
     JobType,
     LaneOverride,
@@ -48,23 +49,36 @@ CLASS_POOL = {
     "marathon": "batch",
 }
 
-# Worker slots per lane (tier -> class -> maxRunning).
+# Worker slots per lane (tier -> class -> maxRunning): 44 in all. Sized with `tierq simulate`
+# on the brief's workload (README, "Figures"): instant/short/medium lanes use less than one
+# slot each and borrow inside their cohort, so one slot each keeps their waits at zero; long
+# and marathon lanes get the rest, in proportion to their measured demand.
 LANE_SLOTS: dict[str, dict[str, int]] = {
-    "small": {"instant": 4, "short": 4, "medium": 3, "long": 2, "marathon": 1},
-    "medium": {"instant": 3, "short": 3, "medium": 3, "long": 3, "marathon": 2},
-    "large": {"instant": 2, "short": 3, "medium": 4, "long": 4, "marathon": 3},
+    "small": {"instant": 1, "short": 1, "medium": 1, "long": 2, "marathon": 3},
+    "medium": {"instant": 1, "short": 1, "medium": 1, "long": 2, "marathon": 11},
+    "large": {"instant": 1, "short": 1, "medium": 1, "long": 2, "marathon": 15},
 }
+
+# Only lanes bounded by at most 6 h borrow: long lanes take idle marathon slots, and a
+# marathon lane that lent a slot gets it back within 6 h (jobs are never preempted).
+MAX_BORROWER_CLASS_SECONDS = 21_600
+
+# One customer's burst may take at most this many slots of a long-running lane, so the lane
+# keeps room for other customers while the burst runs for days (no preemption).
+MAX_RUNNING_PER_CUSTOMER = {"long": 2, "marathon": 8}
 
 
 def default_lanes(slots: dict[str, dict[str, int]] | None = None) -> Lanes:
-    """Lanes: one override per class (pool, cohort), one per lane (its slots)."""
+    """Lanes: one override per class (pool, cohort, cap), one per lane (its slots)."""
     slots = slots or LANE_SLOTS
     overrides = [
-        LaneOverride(duration_class=cls, node_pool=pool, cohort=pool if pool != "batch" else None)
+        LaneOverride(duration_class=cls, node_pool=pool, cohort=pool)
         for cls, pool in CLASS_POOL.items()
     ]
-    overrides.append(LaneOverride(duration_class="long", max_running_per_customer=2))
-    overrides.append(LaneOverride(duration_class="marathon", max_running_per_customer=1))
+    overrides += [
+        LaneOverride(duration_class=cls, max_running_per_customer=cap)
+        for cls, cap in MAX_RUNNING_PER_CUSTOMER.items()
+    ]
     overrides += [
         LaneOverride(tier=tier, duration_class=cls, max_running=n)
         for tier, per_class in slots.items()
@@ -92,4 +106,5 @@ def default_policy_spec() -> TierPolicySpec:
         job_types=list(JOB_TYPES),
         node_pools=list(NODE_POOLS),
         lanes=default_lanes(),
+        borrowing=Borrowing(max_borrower_class_seconds=MAX_BORROWER_CLASS_SECONDS),
     )

@@ -18,7 +18,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from typer.testing import CliRunner
 
-from tierq.api.defaults import default_policy_spec
+from tierq.api.defaults import LANE_SLOTS, default_policy_spec
 from tierq.cli import kube as kube_module
 from tierq.cli.kube import Kube
 from tierq.cli.main import app
@@ -208,19 +208,15 @@ def test_jobs_submit_list_cancel(fake: FakeObjects) -> None:
 
 
 def test_explain_a_job_behind_a_full_lane(fake: FakeObjects) -> None:
-    # small.instant has 4 slots in the default policy: four running jobs fill it.
+    # Fill small.instant, and every lane of its cohort so that nothing is idle to borrow.
     _policy(fake)
     _customer(fake, "acme", 1, 1000)  # small; task_01 = 1 s: instant
     running = {"phase": "Running", "lane": "small.instant", "estimatedSeconds": 1.0,
                "startTime": "2026-01-01T00:00:00Z"}
-    for i in range(4):
-        _job(fake, f"run-{i}", "acme", "task_01", status=running)
-    # instant lanes may borrow from their cohort: fill those too so nothing is idle.
-    for lane in ("small.short", "medium.instant", "medium.short", "large.instant",
-                 "large.short"):
-        slots = {"small.short": 4, "medium.instant": 3, "medium.short": 3,
-                 "large.instant": 2, "large.short": 3}[lane]
-        for i in range(slots):
+    for lane in ("small.instant", "small.short", "medium.instant", "medium.short",
+                 "large.instant", "large.short"):
+        tier, cls = lane.split(".")
+        for i in range(LANE_SLOTS[tier][cls]):
             _job(fake, f"{lane.replace('.', '-')}-{i}", "acme", "task_01",
                  status={**running, "lane": lane})
     _job(fake, "waiting", "acme", "task_01",
@@ -232,7 +228,8 @@ def test_explain_a_job_behind_a_full_lane(fake: FakeObjects) -> None:
     assert explained["phase"] == "Queued"
     assert explained["reason"] == "LaneFull"  # what the operator wrote
     assert explained["live"]["reason"] == "LaneFull"  # what the core says now
-    assert "4 of 4 slots used" in explained["live"]["message"]
+    slots = LANE_SLOTS["small"]["instant"]
+    assert f"{slots} of {slots} slots used" in explained["live"]["message"]
     assert explained["live"]["position"] == 1
     table = tierq("jobs", "explain", "waiting").output
     assert "LaneFull" in table

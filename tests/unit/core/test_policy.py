@@ -48,9 +48,14 @@ def test_overrides_apply_from_least_to_most_specific() -> None:
 
 
 def test_only_bounded_classes_under_the_limit_may_borrow() -> None:
-    policy = compile_policy(default_policy_spec())
+    spec = default_policy_spec()
+    spec.borrowing.max_borrower_class_seconds = 1800
+    policy = compile_policy(spec)
     assert policy.lane("small", "medium").may_borrow  # 1,800 s <= 1,800 s
     assert not policy.lane("small", "long").may_borrow
+    assert not policy.lane("large", "marathon").may_borrow
+    policy = compile_policy(default_policy_spec())  # the default lets 6 h lanes borrow
+    assert policy.lane("small", "long").may_borrow
     assert not policy.lane("large", "marathon").may_borrow
 
 
