@@ -216,6 +216,7 @@ class Shell:
         self.jobs_of: dict[str, set[str]] = {}  # customer key -> its TieredJobs' keys
         self.customers: dict[str, Cust] = {}
         self.dirty_jobs: set[str] = set()
+        self.lazy_jobs: set[str] = set()  # written on the next refresh round
         self.dirty_customers: set[str] = set()
         self.dirty_policy = False
         self.refresh_due = False
@@ -560,11 +561,17 @@ class Shell:
                 if outcome.duration is not None:
                     metrics.RUN_TIME.labels(tier, cls).observe(outcome.duration)
             else:
+                tj.job_name = meta["name"]
                 if self.scheduler is not None and self.active and (
                         sjob is None or sjob.state is not JobState.RUNNING):
                     self._restore(tj, body, outcome)  # admitted by another replica
-                tj.outcome = outcome
-                tj.job_name = meta["name"]
+                else:
+                    # A pod started: worth showing, not worth an API write in the middle of
+                    # a burst of admissions. The next refresh round writes it, unless the
+                    # job has finished by then (one write instead of two).
+                    tj.outcome = outcome
+                    self.lazy_jobs.add(key)
+                    return
             self._touch(key)
             self._touch_customer(tj.customer)
 
@@ -611,6 +618,9 @@ class Shell:
             for adm in admissions:
                 self._plan_admission(plan, sched, adm.job, adm.lane, adm.slot_lane, now)
         refresh, self.refresh_due = self.refresh_due, False
+        if refresh:
+            self.dirty_jobs.update(self.lazy_jobs)
+            self.lazy_jobs = set()
         if refresh and sched is not None:
             self.dirty_jobs.update(k for k, j in sched.jobs.items()
                                    if j.state is JobState.QUEUED)

@@ -239,3 +239,24 @@ def test_deleting_a_running_tieredjob_deletes_its_job(kube: FakeKube) -> None:
     run(go())
     assert ("delete", f"/apis/batch/v1/namespaces/{NS}/jobs/tj-a", {}) in kube.writes
     assert kube.statuses("bb")[-1]["phase"] == "Running"
+
+
+def test_a_started_pod_is_written_on_the_next_refresh_only(kube: FakeKube) -> None:
+    put(kube, tieredjob("a"))
+    shell = shell_with(kube)
+
+    async def go() -> tuple[int, int]:
+        await shell.activate()
+        await shell.step()
+        job = kube.jobs()[0]
+        job["status"] = {"active": 1, "startTime": "2026-01-01T00:01:00Z"}
+        await shell.on_job("MODIFIED", job)
+        await shell.step()
+        before = len(kube.statuses("a"))
+        shell.request_refresh()
+        await shell.step()
+        return before, len(kube.statuses("a"))
+
+    before, after = run(go())
+    assert after == before + 1
+    assert kube.statuses("a")[-1]["reason"] == "Started"
