@@ -1,5 +1,5 @@
 # Shared settings of the hack/ scripts. Source it; it only sets variables and functions.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$HACK_DIR/.." && pwd)"
@@ -17,7 +17,7 @@ TOOLS_BIN_DIR="${TIERQ_TOOLS_BIN_DIR:-$TIERQ_CACHE_DIR/tools/bin}"
 
 # State of the local cluster (pids, logs, certificates, etcd data) lives in the repo's .cache.
 TIERQ_KUBECONFIG_LOCAL="${TIERQ_KUBECONFIG_LOCAL:-$REPO_DIR/.cache/cluster/kubeconfig}"
-CLUSTER_DIR="${TIERQ_CLUSTER_DIR:-$(dirname "$TIERQ_KUBECONFIG_LOCAL")}"
+CLUSTER_DIR="$(dirname "$TIERQ_KUBECONFIG_LOCAL")"
 
 TIERQ_POOLS="${TIERQ_POOLS:-interactive standard batch}"
 TIERQ_NODES_PER_POOL="${TIERQ_NODES_PER_POOL:-2}"
