@@ -81,6 +81,16 @@ if ! "$HACK_DIR/build-binaries.sh" --check; then
 fi
 command -v openssl >/dev/null || die "openssl is needed to make the cluster's certificates"
 
+# A cluster whose API server still runs but answered slowly (a busy machine) is waited for, not
+# replaced: other sessions may be using it.
+if [[ -f "$CLUSTER_DIR/pids/kube-apiserver" ]] &&
+  kill -0 "$(cat "$CLUSTER_DIR/pids/kube-apiserver")" 2>/dev/null; then
+  for _ in $(seq 20); do
+    if api_ready; then log "cluster already running: $KCFG"; exit 0; fi
+    sleep 3
+  done
+  log "the API server in $CLUSTER_DIR runs but does not answer: replacing the cluster"
+fi
 # A stale state (a crashed run) is cleared first; its processes too.
 if [[ -d "$CLUSTER_DIR/pids" ]]; then "$HACK_DIR/cluster-down.sh" >/dev/null 2>&1 || true; fi
 mkdir -p "$CLUSTER_DIR"/{pki,logs,pids,etcd}
