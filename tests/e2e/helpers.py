@@ -62,27 +62,12 @@ TEST_POLICY: dict[str, Any] = {
 CAPS = {"instant": (3, 2), "short": (3, None), "long": (2, None)}  # lane, per customer
 
 
-def _fix_schema(node: Any) -> None:
-    """OpenAPI v3 in Kubernetes wants exclusiveMinimum as a boolean beside minimum
-    (pydantic writes the JSON Schema 2020-12 number); fixed here until crdgen does it."""
-    if isinstance(node, dict):
-        value = node.get("exclusiveMinimum")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            node["minimum"], node["exclusiveMinimum"] = value, True
-        for sub in node.values():
-            _fix_schema(sub)
-    elif isinstance(node, list):
-        for sub in node:
-            _fix_schema(sub)
-
-
 @pytest.fixture(scope="session")
 def tierq_crds(cluster: Cluster) -> None:
     docs = []
     for path in sorted(CRD_DIR.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "CustomResourceDefinition":
-                _fix_schema(doc)
                 docs.append(doc)
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
                     input=yaml.safe_dump_all(docs))
