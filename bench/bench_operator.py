@@ -126,9 +126,11 @@ class Bench:
 
     def operator(self, ns: str, log: Path) -> subprocess.Popen[bytes]:
         env = dict(os.environ, KUBECONFIG=self.kubeconfig, TIERQ_METRICS_PORT="0")
+        profile = os.environ.get("BENCH_PROFILE")  # a path: run the operator under cProfile
+        prefix = [sys.executable, "-m", "cProfile", "-o", profile, KOPF] if profile else [KOPF]
         with log.open("wb") as out:
             return subprocess.Popen(
-                [KOPF, "run", "--standalone", "-n", ns, "-m", "tierq.operator.main"],
+                [*prefix, "run", "--standalone", "-n", ns, "-m", "tierq.operator.main"],
                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
 
     async def count_jobs(self, ns: str) -> int:
@@ -168,8 +170,12 @@ class Bench:
             t_jobs = time.monotonic()
             t_running = await self._wait_admitted(ns, n)
         finally:
-            proc.kill()
-            proc.wait()
+            proc.terminate()  # SIGTERM: a profiled operator writes its profile on the way out
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         operator_jobs = n / (t_jobs - t0)
         operator_full = n / (t_running - t0)
 
