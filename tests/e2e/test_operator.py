@@ -293,3 +293,35 @@ def test_two_replicas_active_one_killed(cluster: Cluster, namespace: str,
     _assert_caps(objs)
     assert standby.proc.poll() is None
     assert "rebuilt from the cluster" in standby.text()
+
+
+def test_duplicate_site_id_holds_the_newer_customer(cluster: Cluster, namespace: str,
+                                                    start_operator: Any) -> None:
+    start_operator()
+    create(cluster, namespace, [customer("first", 9, 500)])
+    time.sleep(1.1)  # creationTimestamp has second resolution: the older one must be older
+    create(cluster, namespace, [customer("second", 9, 500), tieredjob("j", "second")])
+    held = wait_phase(cluster, namespace, "j", "Pending")
+    assert held["status"]["reason"] == "DuplicateSiteId"
+
+    def flagged() -> dict[str, Any] | None:
+        ready = _cond(cluster.get("customertier", "second", "-n", namespace), "Ready")
+        return ready if ready.get("reason") == "DuplicateSiteId" else None
+
+    ready = cluster.wait_for(flagged, timeout=30, what="DuplicateSiteId on the newer one")
+    assert ready["status"] == "False" and "first" in ready["message"]
+    assert _cond(cluster.get("customertier", "first", "-n", namespace), "Ready")[
+        "status"] == "True"
+    assert not jobs(cluster, namespace)
+
+
+def test_deleting_a_customer_leaves_its_queued_jobs_pending(
+        cluster: Cluster, namespace: str, start_operator: Any) -> None:
+    start_operator()
+    create(cluster, namespace, [customer("acme", 1, 500),
+                                tieredjob("held", "acme", suspend=True)])
+    wait_phase(cluster, namespace, "held", "Queued")
+    cluster.kubectl("delete", "customertier", "acme", "-n", namespace)
+    pending = wait_phase(cluster, namespace, "held", "Pending", timeout=30)
+    assert pending["status"]["reason"] == "CustomerUnknown"
+    assert _cond(pending, "CustomerResolved")["status"] == "False"
