@@ -117,3 +117,12 @@ def test_settings_from_env() -> None:
     assert (s.worker_image, s.metrics_port, s.post_events, s.time_scale) == ("w:2", 0, False,
                                                                              0.01)
     assert Settings.from_env({}) == Settings()
+
+
+def test_served_namespaces_follow_kopf_run_flags() -> None:
+    from tierq.operator.main import served_namespaces
+
+    argv = ["kopf", "run", "-n", "a", "--namespace=b", "--namespace", "c", "-m", "x"]
+    assert served_namespaces(Settings(), argv) == ("a", "b", "c")
+    assert served_namespaces(Settings(), ["kopf", "run", "--all-namespaces"]) == ()
+    assert served_namespaces(Settings(namespaces=("z",)), argv) == ("z",)
