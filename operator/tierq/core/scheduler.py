@@ -594,32 +594,41 @@ class Scheduler:
             else:
                 message = customer.problem or f"customer {job.customer} cannot be tiered"
             return Explanation(key, state, reason, message)
-        assert job.lane is not None
-        lane = self._lanes[job.lane]
-        if job.suspended:
-            return Explanation(key, state, Reason.SUSPENDED,
-                               "spec.suspend is true: held in its queue", job.lane)
-        slot = self.queue_slots(now, [job.lane]).get(key)
+        reason, message = self.waiting_reason(key)
+        slot = self.queue_slots(now, [job.lane]).get(key) if job.lane else None
         position, eta = (slot.position, slot.eta) if slot else (None, None)
+        if position is not None:
+            message += f"; position {position}"
+        return Explanation(key, state, reason, message, job.lane, position, eta)
+
+    def waiting_reason(self, key: str) -> tuple[Reason, str]:
+        """Why a queued job is not running now, without walking its queue (cheap enough to
+        ask for every queued job on every status refresh)."""
+        job = self.jobs[key]
+        if job.state is not JobState.QUEUED or job.lane is None:
+            return job.reason or Reason.CUSTOMER_UNKNOWN, f"the job is {job.state.value}"
+        lane = self._lanes[job.lane]
         cfg = lane.config
+        if job.suspended:
+            return Reason.SUSPENDED, "spec.suspend is true: held in its queue"
         if cfg.max_running == 0:
-            reason, message = Reason.LANE_CLOSED, f"lane {lane.name} has maxRunning 0"
-        elif lane.at_cap(job.customer):
-            reason = Reason.CUSTOMER_CAP_REACHED
-            message = (f"customer has {lane.customer_running.get(job.customer, 0)} of "
-                       f"{cfg.max_running_per_customer} jobs running in lane {lane.name}")
-        elif lane.free() <= 0:
-            reason = Reason.LANE_FULL
+            return Reason.LANE_CLOSED, f"lane {lane.name} has maxRunning 0"
+        if lane.at_cap(job.customer):
+            return Reason.CUSTOMER_CAP_REACHED, (
+                f"customer has {lane.customer_running.get(job.customer, 0)} of "
+                f"{cfg.max_running_per_customer} jobs running in lane {lane.name}")
+        if lane.free() <= 0:
             message = f"lane {lane.name} is full: {lane.used} of {cfg.max_running} slots used"
             if not cfg.may_borrow:
                 message += " (it may not borrow: its class is unbounded or above the limit)"
             else:
                 message += f"; no idle slot to borrow in cohort {cfg.cohort}"
-        else:
-            reason, message = Reason.WAITING_FOR_TURN, f"next admission in lane {lane.name}"
-        if position is not None:
-            message += f"; position {position}"
-        return Explanation(key, state, reason, message, job.lane, position, eta)
+            return Reason.LANE_FULL, message
+        return Reason.WAITING_FOR_TURN, f"waiting for its turn in lane {lane.name}"
+
+    def jobs_of(self, customer: str) -> frozenset[str]:
+        """Keys of the jobs (any state) that name this customer, known to it or not."""
+        return frozenset(self._jobs_of.get(customer, ()))
 
     def lane_stats(self) -> list[LaneStats]:
         oldest: dict[str, float] = {}

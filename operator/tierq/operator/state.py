@@ -626,19 +626,17 @@ class Shell:
                                    if j.state is JobState.QUEUED)
         dirty, self.dirty_jobs = self.dirty_jobs, set()
         slots: dict[str, QueueSlot] = {}
-        full: dict[str, tuple[int, int]] = {}
         if sched is not None:
             lanes = {j.lane for k in dirty if (j := sched.jobs.get(k)) is not None
                      and j.state is JobState.QUEUED and j.lane}
             if lanes:
                 slots = sched.queue_slots(now, lanes)
-                full = {s.lane: (s.used, s.max_running) for s in sched.lane_stats()}
         budget = REFRESH_WRITE_BUDGET
         for key in sorted(dirty, key=lambda k: slots[k].position if k in slots else 0):
             tj = self.tjs.get(key)
             if tj is None:
                 continue
-            view = self._view(tj, sched, slots, full)
+            view = self._view(tj, sched, slots)
             if view is None:
                 continue
             if refresh and self._minor(tj, view):
@@ -692,7 +690,7 @@ class Shell:
             lane=lane, slot_lane=slot_lane, estimate=sjob.estimate, queued_at=tj.queued_at,
             priority=tj.priority, args=tj.args, annotations=tj.annotations)
         job = build_job(req, sched.policy.lanes[lane], self.settings)
-        view = self._view(tj, sched, {}, {})
+        view = self._view(tj, sched, {})
         assert view is not None
         body = self._status_body(plan, tj, view, now)
         tj.written = Written.of(body)
@@ -702,8 +700,8 @@ class Shell:
         self.dirty_customers.add(tj.customer)
         self.dirty_jobs.discard(key)
 
-    def _view(self, tj: TJ, sched: Scheduler | None, slots: Mapping[str, QueueSlot],
-              full: Mapping[str, tuple[int, int]]) -> JobView | None:
+    def _view(self, tj: TJ, sched: Scheduler | None,
+              slots: Mapping[str, QueueSlot]) -> JobView | None:
         """What the status of `tj` should show now; None: nothing to say (yet)."""
         outcome = tj.outcome
         if outcome is not None and outcome.finished:
@@ -741,17 +739,8 @@ class Shell:
         tj.lane, tj.estimate = sjob.lane, sjob.estimate
         tier, _, cls = (sjob.lane or "").partition(".")
         slot = slots.get(tj.key)
-        reason, message = str(sjob.reason or Reason.WAITING_FOR_TURN), ""
-        used, cap = full.get(sjob.lane or "", (0, 1))
-        if sjob.suspended:
-            reason, message = str(Reason.SUSPENDED), "spec.suspend is true: held in its queue"
-        elif cap == 0:
-            reason, message = str(Reason.LANE_CLOSED), f"lane {sjob.lane} has maxRunning 0"
-        elif used >= cap:
-            reason, message = str(Reason.LANE_FULL), f"lane {sjob.lane} is full"
-        else:
-            message = f"waiting for its turn in lane {sjob.lane}"
-        return JobView(Phase.QUEUED, reason, message, tier=tier, duration_class=cls,
+        why, message = sched.waiting_reason(tj.key)
+        return JobView(Phase.QUEUED, str(why), message, tier=tier, duration_class=cls,
                        lane=sjob.lane, estimated_seconds=sjob.estimate,
                        queued_at=tj.queued_at,
                        queue_position=slot.position if slot else None,
