@@ -26,8 +26,10 @@ def policy(spec: dict[str, Any], name: str = "default") -> dict[str, Any]:
 
 
 def dry_run(cluster: Cluster, obj: dict[str, Any], namespace: str | None = None) -> Any:
+    """Validate `obj` on the API server without storing it. `apply`, not `create`: the
+    cluster may already hold a TierPolicy `default` (the operator's, or another suite's)."""
     ns = ["-n", namespace] if namespace else []
-    return cluster.kubectl("create", *ns, "--dry-run=server", "-f", "-",
+    return cluster.kubectl("apply", *ns, "--dry-run=server", "-f", "-",
                            input=yaml.safe_dump(obj), check=False)
 
 

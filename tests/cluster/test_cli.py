@@ -32,6 +32,16 @@ def tierq(cluster: Cluster, crds: list[str], namespace: str) -> Any:
     return invoke
 
 
+@pytest.fixture
+def no_policy(cluster: Cluster) -> None:
+    """No TierPolicy in the cluster (another suite may have left its test policy behind):
+    these commands then fall back to the built-in default policy."""
+    cluster.kubectl("patch", "tierpolicy", "default", "--type=merge",
+                    "-p", '{"metadata":{"finalizers":null}}', check=False)
+    cluster.kubectl("delete", "tierpolicy", "default", "--ignore-not-found", "--wait=true",
+                    "--timeout=30s")
+
+
 def _spec(cluster: Cluster, kind: str, name: str, namespace: str) -> dict[str, Any]:
     spec: dict[str, Any] = cluster.get(kind, name, "-n", namespace)["spec"]
     return spec
@@ -73,7 +83,8 @@ def test_site_id_is_immutable_through_the_api(tierq: Any, cluster: Cluster,
                         "-p", '{"spec":{"siteId":2}}')
 
 
-def test_jobs_submit_list_cancel(tierq: Any, cluster: Cluster, namespace: str) -> None:
+def test_jobs_submit_list_cancel(tierq: Any, cluster: Cluster, namespace: str,
+                                 no_policy: None) -> None:
     assert tierq("customers", "add", "acme", "--site-id", "7", "--volume", "900").exit_code == 0
     submitted = tierq("jobs", "submit", "--customer", "acme", "--type", "task_03",
                       "--priority", "3", "--suspend", "-o", "json")
@@ -94,7 +105,8 @@ def test_jobs_submit_list_cancel(tierq: Any, cluster: Cluster, namespace: str) -
     assert cluster.get("tieredjobs", "-n", namespace)["items"] == []
 
 
-def test_lanes_and_policy_show_without_a_policy_use_the_default(tierq: Any) -> None:
+def test_lanes_and_policy_show_without_a_policy_use_the_default(tierq: Any,
+                                                                no_policy: None) -> None:
     lanes = tierq("lanes", "-o", "json")
     assert lanes.exit_code == 0, lanes.stderr
     assert len(json.loads(lanes.stdout)["lanes"]) == 15
