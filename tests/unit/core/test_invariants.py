@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.policies import small_spec, with_overrides
-from tierq.api.policy import LaneOverride
+from tierq.api.policy import LaneOverride, TierPolicySpec
 from tierq.core.policy import compile_policy
 from tierq.core.scheduler import JobState, Scheduler
 
@@ -29,10 +29,23 @@ op = st.one_of(
     st.tuples(st.just("move"), st.sampled_from(CUSTOMERS),
               st.sampled_from([None, "small", "large"]), st.integers(0, 300)),
     st.tuples(st.just("unsuspend"), st.integers(0, 50)),
+    st.tuples(st.just("policy"), st.integers(0, 4)),
 )
 
 
-def check_invariants(s: Scheduler) -> None:
+def resized(slots: int) -> TierPolicySpec:
+    """SPEC with every lane's maxRunning changed (a live policy edit)."""
+    spec = SPEC.model_copy(deep=True)
+    spec.lanes.defaults.max_running = slots
+    for override in spec.lanes.overrides:
+        if override.max_running is not None:
+            override.max_running = slots
+    return spec
+
+
+def check_invariants(s: Scheduler, over: dict[str, int] | None = None) -> None:
+    """`over`: lanes left above a lowered maxRunning by a policy edit, and by how much."""
+    over = over or {}
     used: Counter[str] = Counter()
     per_customer: Counter[tuple[str, str]] = Counter()
     lent: Counter[str] = Counter()
@@ -47,7 +60,8 @@ def check_invariants(s: Scheduler) -> None:
     for stats in s.lane_stats():
         config = s.policy.lanes[stats.lane]
         assert stats.used == used[stats.lane], "slot accounting drifted from the jobs"
-        assert stats.used <= config.max_running, "lane cap exceeded"
+        # A lowered maxRunning never stops running jobs, so only admissions are bounded.
+        assert stats.used <= max(config.max_running, over.get(stats.lane, 0)), "lane cap exceeded"
         assert stats.lent == lent[stats.lane]
         if config.max_lend is not None:
             assert stats.lent <= config.max_lend
@@ -65,6 +79,7 @@ def run(ops: list[tuple[object, ...]]) -> tuple[Scheduler, list[str]]:
         s.upsert_customer(f"ns/{name}", site_id=i, volume=10 + 100 * (i % 2), pin=None,
                           created=i, now=0)
     admitted: list[str] = []
+    over: dict[str, int] = {}
     submitted = 0
     now = 0.0
     for operation in ops:
@@ -96,8 +111,19 @@ def run(ops: list[tuple[object, ...]]) -> tuple[Scheduler, list[str]]:
                     assert job.lane and job.lane.startswith(f"{change.new}.")
         elif kind == "unsuspend" and keys:
             s.update_job(keys[int(str(operation[1])) % len(keys)], suspended=False)
-        admitted += [a.job for a in s.schedule(now)]
-        check_invariants(s)
+        elif kind == "policy":
+            s.set_policy(compile_policy(resized(int(str(operation[1])))), now=now)
+            over = {st.lane: st.used for st in s.lane_stats()}
+        before = {st.lane: st.used for st in s.lane_stats()}
+        decisions = s.schedule(now)
+        admitted += [a.job for a in decisions]
+        for lane in {a.slot_lane for a in decisions}:
+            # Every admission took a free slot: a lane over its (lowered) cap admitted nothing.
+            assert before[lane] < s.policy.lanes[lane].max_running
+        # Lanes drain below a lowered cap; they never climb back above it.
+        over = {lane: min(n, used) for lane, n in over.items()
+                if (used := next(x.used for x in s.lane_stats() if x.lane == lane)) > 0}
+        check_invariants(s, over)
     return s, admitted
 
 
@@ -112,6 +138,8 @@ def test_caps_hold_and_no_job_is_admitted_twice(ops: list[tuple[object, ...]]) -
 @given(st.lists(op, max_size=60))
 def test_no_starvation_while_slots_keep_freeing(ops: list[tuple[object, ...]]) -> None:
     s, _ = run(ops)
+    s.set_policy(compile_policy(SPEC), now=999.0)  # lanes open again (an edit may close them)
+    over = {st.lane: st.used for st in s.lane_stats()}  # running jobs above SPEC's caps
     for key in list(s.jobs):
         s.update_job(key, suspended=False)
     waiting = {k for k, j in s.jobs.items() if j.state is JobState.QUEUED}
@@ -125,5 +153,5 @@ def test_no_starvation_while_slots_keep_freeing(ops: list[tuple[object, ...]]) -
         running = sorted(k for k, j in s.jobs.items() if j.state is JobState.RUNNING)
         if running:
             s.finish(running[0], duration=2.0)
-        check_invariants(s)
+        check_invariants(s, over)
     assert not waiting, f"starved: {sorted(waiting)}"
