@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,19 +36,13 @@ from tierq.worker.tasks import BUILTIN_TASKS
 
 @contextlib.contextmanager
 def private_postgres() -> Iterator[str]:
-    from fixtures.postgres import PostgresServer, find_bindir  # tests/ on PYTHONPATH
+    from fixtures.postgres import find_bindir, running_postgres  # tests/ on PYTHONPATH
 
     bindir = find_bindir()
     if bindir is None:
         raise SystemExit("no PostgreSQL server binaries; pass --postgres-url")
-    root = Path(tempfile.mkdtemp(prefix="tierq-pg-bench-"))
-    server = PostgresServer(bindir, root)
-    try:
-        server.start()
-        yield server.url
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with running_postgres(bindir, prefix="tierq-pg-bench-") as url:
+        yield url
 
 
 def bench_seed(engine: Engine, sites: int, per_site: int) -> tuple[float, list[int]]:
