@@ -47,6 +47,11 @@ class Resource:
     def api_version(self) -> str:
         return f"{GROUP}/{VERSION}"
 
+    def manifest(self, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        """A whole object of this kind, ready to create."""
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata,
+                "spec": spec}
+
 
 def _col(name: str, path: str, type_: str = "string", priority: int = 0, desc: str = "") -> dict[
     str, Any

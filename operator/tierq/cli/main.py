@@ -95,10 +95,7 @@ def customers_add(
         spec["displayName"] = display_name
     if tier:
         spec["tier"] = tier
-    created = kube.create(CUSTOMER_TIER, {
-        "apiVersion": CUSTOMER_TIER.api_version, "kind": CUSTOMER_TIER.kind,
-        "metadata": {"name": name}, "spec": spec,
-    })
+    created = kube.create(CUSTOMER_TIER, CUSTOMER_TIER.manifest({"name": name}, spec))
     _done(output, created, f"customertier/{name} created")
 
 
@@ -167,10 +164,7 @@ def jobs_submit(
         spec["priority"] = priority
     if suspend:
         spec["suspend"] = True
-    created = kube.create(TIERED_JOB, {
-        "apiVersion": TIERED_JOB.api_version, "kind": TIERED_JOB.kind,
-        "metadata": {"generateName": prefix}, "spec": spec,
-    })
+    created = kube.create(TIERED_JOB, TIERED_JOB.manifest({"generateName": prefix}, spec))
     _done(output, created, f"tieredjob/{created['metadata']['name']} submitted")
 
 

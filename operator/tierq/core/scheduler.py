@@ -221,10 +221,7 @@ class Scheduler:
                 self._count_running(job, +1)
             else:
                 job.state = JobState.PENDING  # the new lanes' queues are empty: re-place it
-        for job in self.jobs.values():
-            if job.state is JobState.PENDING and job.customer not in self.customers:
-                job.reason = Reason.CUSTOMER_UNKNOWN
-        changes = [self._retier(c, now, force=True) for c in self.customers.values()]
+        changes = [self._retier(c, now) for c in self.customers.values()]
         return [c for c in changes if c.old != c.new or c.moved_jobs]
 
     # ---- customers ----------------------------------------------------------------------
@@ -241,7 +238,7 @@ class Scheduler:
             customer.site_id, customer.volume, customer.pin = site_id, volume, pin
         self._sites.setdefault((customer.namespace, site_id), set()).add(key)
         self._check_duplicates(customer.namespace, site_id, now)
-        return self._retier(customer, now, force=True)
+        return self._retier(customer, now)
 
     def remove_customer(self, key: str, now: float) -> list[str]:
         """Forget a customer: its queued jobs go back to Pending (nothing is dropped)."""
@@ -271,9 +268,9 @@ class Scheduler:
                     c.blocked = blocked
                     c.problem = (f"siteId {c.site_id} is already used by {group[0].key}"
                                  if blocked else None)
-                    self._retier(c, now, force=True)
+                    self._retier(c, now)
 
-    def _retier(self, customer: Customer, now: float, force: bool = False) -> TierChange:
+    def _retier(self, customer: Customer, now: float) -> TierChange:
         decision = classify_customer(self.policy, customer.volume, customer.pin, customer.tier)
         old = customer.tier
         if decision.tier is None:
